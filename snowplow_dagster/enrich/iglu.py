@@ -1,0 +1,93 @@
+"""Self-describing JSON: the ``{"schema": "iglu:...", "data": ...}`` envelope Snowplow uses everywhere.
+
+Full Iglu schema validation (resolving JSON Schemas from the resolver's repositories) is not done
+yet; ``SchemaValidator`` is the seam for it. Today every self-describing JSON must at least have a
+well-formed Iglu URI and a ``data`` member, which is what the analytics SDKs and loaders rely on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+_IGLU_URI = re.compile(
+    r"^iglu:([a-zA-Z0-9\-_.]+)/([a-zA-Z0-9\-_]+)/([a-zA-Z0-9\-_]+)/([1-9][0-9]*|0)-(0|[1-9][0-9]*)-(0|[1-9][0-9]*)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaKey:
+    vendor: str
+    name: str
+    format: str
+    version: str
+    """``MODEL-REVISION-ADDITION``, e.g. ``1-0-0``."""
+
+    @property
+    def model(self) -> int:
+        return int(self.version.split("-", 1)[0])
+
+    @property
+    def uri(self) -> str:
+        return f"iglu:{self.vendor}/{self.name}/{self.format}/{self.version}"
+
+
+def parse_schema_uri(uri: str) -> SchemaKey | None:
+    """The schema key of an ``iglu:vendor/name/format/M-R-A`` URI, or None if it is not one."""
+    match = _IGLU_URI.match(uri) if isinstance(uri, str) else None
+    if match is None:
+        return None
+    vendor, name, fmt, model, revision, addition = match.groups()
+    return SchemaKey(vendor, name, fmt, f"{model}-{revision}-{addition}")
+
+
+class SchemaValidator(Protocol):
+    """Validates a self-describing JSON's ``data`` against its schema; returns error messages."""
+
+    def validate(self, key: SchemaKey, data: Any) -> list[str]: ...
+
+
+class EnvelopeOnlyValidator:
+    """Accepts any data; only the envelope is checked. Replaced by an Iglu resolver later."""
+
+    def validate(self, key: SchemaKey, data: Any) -> list[str]:
+        return []
+
+
+def check_self_describing(
+    instance: Any,
+    *,
+    expected: tuple[str, str, str, int] | None = None,
+    validator: SchemaValidator | None = None,
+) -> tuple[SchemaKey | None, list[str]]:
+    """Check the envelope of a self-describing JSON (and its data, if a validator is given).
+
+    ``expected`` is ``(vendor, name, format, model)`` when the instance must be of one schema, e.g.
+    ``("com.snowplowanalytics.snowplow", "contexts", "jsonschema", 1)``. Returns the schema key
+    (None when unusable) and the error messages; no errors means the instance is acceptable.
+    """
+    if not isinstance(instance, dict):
+        return None, [f"JSON instance is not self-describing (not an object): {_short(instance)}"]
+    schema = instance.get("schema")
+    if "data" not in instance or schema is None:
+        return None, [
+            f"JSON instance is not self-describing (schema and data members required): "
+            f"{_short(instance)}"
+        ]
+    key = parse_schema_uri(schema)
+    if key is None:
+        return None, [f"Schema [{schema}] is not a valid Iglu URI (iglu:vendor/name/format/M-R-A)"]
+    if expected is not None:
+        vendor, name, fmt, model = expected
+        if (key.vendor, key.name, key.format, key.model) != (vendor, name, fmt, model):
+            return key, [
+                f"Verifying schema as {vendor}/{name}/{fmt}/{model}-*-* failed: found {key.uri}"
+            ]
+    errors = validator.validate(key, instance["data"]) if validator is not None else []
+    return key, errors
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
