@@ -1,0 +1,6 @@
+"""Shared fixtures live in ``fixtures/``, one module per real service the tests start."""
+
+pytest_plugins = [
+    "snowplow_dagster_tests.fixtures.spark",
+    "snowplow_dagster_tests.fixtures.s3",
+]
