@@ -2,7 +2,8 @@
 
 Order and names follow Scala Common Enrich's ``EnrichedEvent`` (minus ``pii``), which is what the
 analytics SDKs, RDB Shredder/Loader and every Snowplow SQL model read. Index 121 is called
-``refr_dvce_tstamp`` there and in Redshift; the Python analytics SDK calls it ``refr_device_tstamp``.
+``refr_dvce_tstamp`` there and in Redshift; the Python analytics SDK names it
+``refr_device_tstamp``.
 """
 
 ENRICHED_EVENT_FIELDS: tuple[str, ...] = (

@@ -1,4 +1,4 @@
-"""Self-describing JSON: the ``{"schema": "iglu:...", "data": ...}`` envelope Snowplow uses everywhere.
+"""Self-describing JSON: the ``{"schema": "iglu:...", "data": ...}`` envelope Snowplow uses.
 
 Full Iglu schema validation (resolving JSON Schemas from the resolver's repositories) is not done
 yet; ``SchemaValidator`` is the seam for it. Today every self-describing JSON must at least have a
