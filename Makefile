@@ -28,8 +28,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The Dagster UI on a persistent local instance (SQLite under .dagster_home/).
 dev: install
-	$(BIN)/dagster dev
+	mkdir -p .dagster_home
+	ln -sf ../dagster.yaml .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
