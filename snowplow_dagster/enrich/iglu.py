@@ -7,6 +7,7 @@ well-formed Iglu URI and a ``data`` member, which is what the analytics SDKs and
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,13 +34,21 @@ class SchemaKey:
         return f"iglu:{self.vendor}/{self.name}/{self.format}/{self.version}"
 
 
-def parse_schema_uri(uri: str) -> SchemaKey | None:
-    """The schema key of an ``iglu:vendor/name/format/M-R-A`` URI, or None if it is not one."""
-    match = _IGLU_URI.match(uri) if isinstance(uri, str) else None
+@functools.lru_cache(maxsize=4096)
+def _parse_schema_uri(uri: str) -> SchemaKey | None:
+    match = _IGLU_URI.match(uri)
     if match is None:
         return None
     vendor, name, fmt, model, revision, addition = match.groups()
     return SchemaKey(vendor, name, fmt, f"{model}-{revision}-{addition}")
+
+
+def parse_schema_uri(uri: object) -> SchemaKey | None:
+    """The schema key of an ``iglu:vendor/name/format/M-R-A`` URI, or None if it is not one.
+
+    Cached: a batch uses a handful of schemas millions of times.
+    """
+    return _parse_schema_uri(uri) if isinstance(uri, str) else None
 
 
 class SchemaValidator(Protocol):

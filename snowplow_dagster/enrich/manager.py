@@ -1,0 +1,683 @@
+"""One raw event to one enriched event: Scala Common Enrich's ``EnrichmentManager.enrichEvent``.
+
+The steps run in Snowplow's order, because later steps read what earlier ones wrote (IP lookups
+see the IP before anonymisation, the referer parser sees the page host, PII hashing comes last).
+Failures do not stop the run: every step's messages are kept and raised together as one
+``ProcessingError``, in Snowplow's three groups plus PII, so a bad row lists everything wrong
+with the event at once.
+
+URIs are read with ``java.net.URI``'s rules (RFC 2396 plus its deviations) because those decide
+which page URLs and referers are bad rows and what lands in the ``*_url*`` columns: Python's
+``urllib`` accepts characters Java rejects, and Java keeps a host it cannot parse as a server
+in a registry-based authority (``getHost()`` is null) instead of failing.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import quote, unquote
+
+from snowplow_dagster.enrich.enrichments.tsv import tsv_safe
+from snowplow_dagster.enrich.event import EnrichedEvent
+from snowplow_dagster.enrich.iglu import SchemaKey, check_self_describing
+from snowplow_dagster.enrich.payload import ProcessingError, RawEvent
+from snowplow_dagster.enrich.querystring import decode_string, parse_querystring
+from snowplow_dagster.enrich.transform import (
+    FieldError,
+    compact_json,
+    extract_timestamp,
+    first_ip,
+    format_timestamp,
+    is_redshift_compatible,
+    parse_java_long,
+    transform_parameters,
+)
+
+if TYPE_CHECKING:
+    from snowplow_dagster.enrich.enrichments.registry import EnrichmentRegistry
+
+__version__ = importlib.metadata.version("snowplow-dagster")
+ETL_VERSION = f"pyspark-{__version__}-common-{__version__}"
+"""``v_etl``: Snowplow's ``<host ETL>-common-<common enrich>`` shape, naming this project."""
+
+DERIVED_CONTEXTS_SCHEMA = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
+_CONTEXTS = ("com.snowplowanalytics.snowplow", "contexts", "jsonschema", 1)
+_UNSTRUCT = ("com.snowplowanalytics.snowplow", "unstruct_event", "jsonschema", 1)
+_EVENT_SCHEMAS = {
+    "page_view": ("com.snowplowanalytics.snowplow", "page_view", "jsonschema", "1-0-0"),
+    "page_ping": ("com.snowplowanalytics.snowplow", "page_ping", "jsonschema", "1-0-0"),
+    "transaction": ("com.snowplowanalytics.snowplow", "transaction", "jsonschema", "1-0-0"),
+    "transaction_item": (
+        "com.snowplowanalytics.snowplow",
+        "transaction_item",
+        "jsonschema",
+        "1-0-0",
+    ),
+    "struct": ("com.google.analytics", "event", "jsonschema", "1-0-0"),
+}
+
+
+def enrich_event(
+    raw: RawEvent, registry: EnrichmentRegistry, etl_tstamp: str, etl_version: str
+) -> EnrichedEvent:
+    """The enriched event, or ``ProcessingError`` carrying every message of every failed step.
+
+    ``etl_tstamp`` is already formatted (``format_timestamp``): it is the same for a whole job.
+    """
+    payload = raw.payload
+    parameters = raw.parameters
+    event = EnrichedEvent()
+    columns = vars(event)
+
+    # Values that cannot fail; parameters may override them below.
+    columns["event_id"] = _random_uuid()
+    columns["v_collector"] = payload.source_name
+    columns["v_etl"] = etl_version
+    columns["etl_tstamp"] = etl_tstamp
+    if payload.network_user_id is not None:
+        columns["network_userid"] = payload.network_user_id
+    if payload.ip_address is not None:
+        columns["user_ipaddress"] = first_ip(payload.ip_address)
+
+    collector_error = _set_collector_tstamp(event, payload.timestamp_ms)
+    useragent_error = _set_useragent(event, payload.useragent, payload.encoding)
+    transformed = transform_parameters(event, parameters)
+    version_error = None if event.v_collector else "Collector version not set"
+
+    page_uri, page_error = _page_uri(event, payload.referer)
+    geo_errors = []
+    if event.user_ipaddress is not None:  # looked up before it is anonymised
+        geo_errors = _call(registry.ip_lookups, "enrich", event, event.user_ipaddress)
+    _set_derived_tstamp(event, parameters, payload.timestamp_ms)
+    if registry.anon_ip is not None and event.user_ipaddress is not None:
+        columns["user_ipaddress"] = registry.anon_ip.anonymise(event.user_ipaddress)
+
+    useragent = event.useragent
+    client_errors: list[str] = []
+    ua_context, ua_parser_errors = None, []
+    if useragent is not None:
+        client_errors = _call(registry.user_agent_utils, "enrich", event, useragent)
+        if registry.ua_parser is not None:
+            try:
+                ua_context = registry.ua_parser.context(useragent)
+            except ProcessingError as error:
+                ua_parser_errors = error.messages
+
+    referer_errors = _set_referer(event, registry)
+
+    cross_domain_error = None
+    campaign_errors: list[str] = []
+    if page_uri is not None:
+        page_query = parse_querystring(page_uri.raw_query)
+        campaign_errors = _call(registry.campaign_attribution, "enrich", event, page_query)
+        cross_domain_error = _set_cross_domain(event, page_query)
+
+    if registry.event_fingerprint is not None:
+        columns["event_fingerprint"] = registry.event_fingerprint.fingerprint(parameters)
+
+    contexts_errors = _check_contexts(transformed.parsed_json.get("contexts"))
+    unstruct_key, unstruct_errors = _check_unstruct(transformed.parsed_json.get("unstruct_event"))
+    schema_error = _set_event_schema(event, unstruct_key)
+
+    if ua_context is not None:
+        columns["derived_contexts"] = _derived_contexts(ua_context)
+
+    pii_errors = _call(registry.pii, "enrich", event)
+
+    errors = [
+        *_present(useragent_error, collector_error),
+        *client_errors,
+        *ua_parser_errors,
+        *_present(version_error, page_error, cross_domain_error),
+        *geo_errors,
+        *referer_errors,
+        *transformed.errors,
+        *campaign_errors,
+        *contexts_errors,
+        *unstruct_errors,
+        *_present(schema_error),
+        *pii_errors,
+    ]
+    if errors:
+        raise ProcessingError(errors)
+    return event
+
+
+_UUID_VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))
+
+
+def _random_uuid() -> str:
+    """A random (version 4) UUID, as ``UUID.randomUUID``; a quarter of ``uuid.uuid4``'s cost."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def _present(*messages: str | None) -> list[str]:
+    return [message for message in messages if message is not None]
+
+
+def _call(enrichment: Any, method: str, *args: Any) -> list[str]:
+    """Run an optional enrichment step; its ``ProcessingError`` messages, or none."""
+    if enrichment is None:
+        return []
+    try:
+        getattr(enrichment, method)(*args)
+    except ProcessingError as error:
+        return error.messages
+    return []
+
+
+def _set_collector_tstamp(event: EnrichedEvent, timestamp_ms: int | None) -> str | None:
+    if timestamp_ms is None:
+        return "No collector_tstamp set"
+    text = format_timestamp(timestamp_ms)
+    if not is_redshift_compatible(text):
+        return (
+            f"Collector timestamp [{timestamp_ms}] formatted as [{text}] "
+            "which isn't Redshift-compatible"
+        )
+    event.collector_tstamp = text
+    return None
+
+
+# Bounded caches for values that repeat across a batch's events: user agents, page and referer
+# URLs, the ua-parser context of a user agent. Each is cleared when full.
+_CACHE_LIMIT = 20_000
+_DECODED_USERAGENTS: dict[tuple[str, str], str] = {}
+_URIS: dict[str, JavaUri] = {}
+_DERIVED_CONTEXTS: dict[int, tuple[dict[str, Any], str]] = {}
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+def _set_useragent(event: EnrichedEvent, useragent: str | None, encoding: str) -> str | None:
+    """The collector's UA is still URL-encoded in the log; ``ua`` may override it later."""
+    if useragent is None:
+        return None
+    decoded = _DECODED_USERAGENTS.get((useragent, encoding))
+    if decoded is None:
+        try:
+            decoded = decode_string("useragent", useragent, encoding)
+        except ProcessingError as error:
+            return error.messages[0]
+        _remember(_DECODED_USERAGENTS, (useragent, encoding), decoded)
+    event.useragent = decoded
+    return None
+
+
+def _derived_contexts(ua_context: dict[str, Any]) -> str:
+    """The ``derived_contexts`` column. ua_parser hands out one cached dict per user agent, so
+    the text is cached by that dict's identity (kept alive in the cache, so the id stays its)."""
+    cached = _DERIVED_CONTEXTS.get(id(ua_context))
+    if cached is not None and cached[0] is ua_context:
+        return cached[1]
+    text = compact_json({"schema": DERIVED_CONTEXTS_SCHEMA, "data": [ua_context]})
+    _remember(_DERIVED_CONTEXTS, id(ua_context), (ua_context, text))
+    return text
+
+
+def _set_derived_tstamp(
+    event: EnrichedEvent, parameters: dict[str, str | None], collector_ms: int | None
+) -> None:
+    """``true_tstamp`` if the tracker sent one; else the collector time shifted back by how long
+    the event waited on the device (sent - created), when that is positive; else collector time.
+
+    The device times were validated when their columns were set, so re-reading the raw
+    parameters cannot fail; Snowplow's only failure is on texts this never produces. The shift is
+    plain millisecond arithmetic (Joda subtracts a field-wise Period, which differs only when the
+    wait spans months).
+    """
+    if event.true_tstamp is not None:
+        event.derived_tstamp = event.true_tstamp
+        return
+    if collector_ms is None or event.collector_tstamp is None:
+        return
+    derived_ms = collector_ms
+    if event.dvce_sent_tstamp is not None and event.dvce_created_tstamp is not None:
+        sent_ms = parse_java_long(parameters["stm"])
+        created_ms = parse_java_long(parameters["dtm"])
+        if sent_ms is not None and created_ms is not None and created_ms < sent_ms:
+            derived_ms = collector_ms - (sent_ms - created_ms)
+    event.derived_tstamp = format_timestamp(derived_ms)
+
+
+def _page_uri(
+    event: EnrichedEvent, collector_referer: str | None
+) -> tuple[JavaUri | None, str | None]:
+    """The tracker's ``url`` wins over the collector's Referer header as the page URL."""
+    source = event.page_url if event.page_url is not None else collector_referer
+    if source is None:
+        return None, None
+    try:
+        uri = string_to_uri(source)
+    except UriSyntaxError as error:
+        return None, str(error)
+    columns = vars(event)
+    columns["page_url"] = uri.text
+    (
+        columns["page_urlscheme"],
+        columns["page_urlhost"],
+        columns["page_urlport"],
+        columns["page_urlpath"],
+        columns["page_urlquery"],
+        columns["page_urlfragment"],
+    ) = _explode(uri)
+    return uri, None
+
+
+def _set_referer(event: EnrichedEvent, registry: EnrichmentRegistry) -> list[str]:
+    if event.page_referrer is None:
+        return []
+    try:
+        uri = string_to_uri(event.page_referrer)
+    except UriSyntaxError as error:
+        return [str(error)]
+    columns = vars(event)
+    (
+        columns["refr_urlscheme"],
+        columns["refr_urlhost"],
+        columns["refr_urlport"],
+        columns["refr_urlpath"],
+        columns["refr_urlquery"],
+        columns["refr_urlfragment"],
+    ) = _explode(uri)
+    return _call(registry.referer_parser, "enrich", event)
+
+
+def _explode(
+    uri: JavaUri,
+) -> tuple[str | None, str | None, str, str | None, str | None, str | None]:
+    """Scheme, host, port (80, or 443 for https, when the URI has none) and the raw path,
+    query and fragment made TSV-safe."""
+    port = uri.port
+    if port == -1:
+        port = 443 if uri.scheme == "https" else 80
+    return (
+        uri.scheme,
+        uri.host,
+        str(port),
+        tsv_safe(uri.raw_path),
+        tsv_safe(uri.raw_query),
+        tsv_safe(uri.raw_fragment),
+    )
+
+
+def _set_cross_domain(event: EnrichedEvent, page_query: dict[str, str | None]) -> str | None:
+    """``_sp=<domain_userid>.<ms>``, added to links by the JavaScript tracker's cross-domain
+    linker, names the visitor and the click time on the referring site."""
+    linker = page_query.get("_sp")
+    if not linker:
+        return None
+    parts = linker.split(".")
+    while parts and not parts[-1]:  # Java's split drops trailing empty strings
+        parts.pop()
+    if not parts:
+        return None
+    tstamp = None
+    if len(parts) > 1:
+        try:
+            tstamp = extract_timestamp("sp_dtm", parts[1])
+        except FieldError as error:
+            return error.message
+    event.refr_domain_userid = tsv_safe(parts[0])
+    event.refr_dvce_tstamp = tstamp
+    return None
+
+
+def _check_contexts(contexts: Any) -> list[str]:
+    if contexts is None:
+        return []
+    _, errors = check_self_describing(contexts, expected=_CONTEXTS)
+    if errors:
+        return errors
+    items = contexts["data"]
+    if not isinstance(items, list):
+        return [
+            f"instance type ({_json_type(items)}) does not match any allowed primitive type "
+            '(allowed: ["array"])'
+        ]
+    return [message for item in items for message in check_self_describing(item)[1]]
+
+
+def _check_unstruct(unstruct: Any) -> tuple[SchemaKey | None, list[str]]:
+    """The inner event's schema key (None unless the envelope and the event are valid)."""
+    if unstruct is None:
+        return None, []
+    _, errors = check_self_describing(unstruct, expected=_UNSTRUCT)
+    if errors:
+        return None, errors
+    key, errors = check_self_describing(unstruct["data"])
+    return (None if errors else key), errors
+
+
+def _set_event_schema(event: EnrichedEvent, unstruct_key: SchemaKey | None) -> str | None:
+    kind = event.event
+    schema = _EVENT_SCHEMAS.get(kind)  # type: ignore[arg-type]
+    if schema is None:
+        if kind != "unstruct":
+            return f"Unrecognized event [{'null' if kind is None else kind}]"
+        if unstruct_key is None:
+            return "Unstructured event couldn't be extracted"
+        schema = (unstruct_key.vendor, unstruct_key.name, unstruct_key.format, unstruct_key.version)
+    event.event_vendor, event.event_name, event.event_format, event.event_version = schema
+    return None
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "null"
+
+
+# --- java.net.URI ----------------------------------------------------------------------------
+
+
+class UriSyntaxError(ValueError):
+    """A URI neither ``java.net.URI`` nor the lenient fallback accepts; the message is
+    Snowplow's bad-row text."""
+
+
+class JavaUri(NamedTuple):
+    text: str
+    """``URI.toString()``: the parsed string itself."""
+    scheme: str | None
+    host: str | None
+    """None for a registry-based authority (e.g. a host with ``_``) and for opaque URIs."""
+    port: int
+    """-1 when absent."""
+    raw_path: str | None
+    raw_query: str | None
+    raw_fragment: str | None
+
+
+class _JavaSyntaxError(Exception):
+    """``URISyntaxException``; ``str()`` is its ``getMessage()``."""
+
+    def __init__(self, reason: str, index: int, text: str) -> None:
+        super().__init__(f"{reason} at index {index}: {text}")
+
+
+def string_to_uri(text: str) -> JavaUri:
+    """Snowplow's ``stringToUri``: spaces become ``%20`` and ``java.net.URI`` parses; if that
+    fails the URI is re-encoded leniently (as scala-uri does) and parsed again."""
+    uri = _URIS.get(text)
+    if uri is not None:
+        return uri
+    candidate = text.replace(" ", "%20") if " " in text else text
+    try:
+        uri = parse_java_uri(candidate)
+    except _JavaSyntaxError as java_error:
+        try:
+            uri = parse_java_uri(_reencode(text))
+        except _JavaSyntaxError as lenient_error:
+            raise UriSyntaxError(
+                f"Provided URI [{text}] could not be parsed, neither by Java parsing (error: "
+                f"[{java_error}]) nor by Scala parsing (error: [{lenient_error}])."
+            ) from None
+    _remember(_URIS, text, uri)
+    return uri
+
+
+# Character classes of RFC 2396 as java.net.URI implements them. "Other" characters (non-ASCII,
+# not a space or control character) are accepted wherever escapes are.
+_ALPHANUM = "A-Za-z0-9"
+_MARK = r"\-_.!~*'()"
+_OTHER = (  # as of Java 8's Unicode 6.2, which still counts U+180E as a space
+    "\u00a1-\u167f\u1681-\u180d\u180f-\u1fff\u200b-\u2027\u202a-\u202e"
+    "\u2030-\u205e\u2060-\u2fff\u3001-\U0010ffff"
+)
+
+
+def _problems(allowed: str) -> re.Pattern[str]:
+    """Finds the first character not allowed, or the first ``%`` not followed by two hex digits."""
+    return re.compile(f"[^{_ALPHANUM}{_MARK}{allowed}%{_OTHER}]|%(?![0-9A-Fa-f]{{2}})")
+
+
+_PATH_PROBLEM = _problems(r":@&=+$,;/")
+_URIC_PROBLEM = _problems(r";/?:@&=+$,\[\]")
+_USERINFO_PROBLEM = _problems(r";:&=+$,")
+_REG_NAME_PROBLEM = _problems(r"$,;:@&=+")
+_SERVER_PROBLEM = _problems(r";:&=+$,.@\[\]")
+_SERVER_CHARS_PROBLEM = re.compile(f"[^{_ALPHANUM}{_MARK};:&=+$,.@\\[\\]%{_OTHER}]")
+_SCHEME_END = re.compile(r"[:/?#]")
+_SCHEME_PROBLEM = re.compile(r"[^A-Za-z0-9+\-.]")
+_AUTHORITY_END = re.compile(r"[/?#]")
+_PATH_END = re.compile(r"[?#]")
+_LABEL = r"[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*"  # unambiguous, so matching stays linear
+_TOP_LABEL = r"[A-Za-z][A-Za-z0-9]*(?:-+[A-Za-z0-9]+)*"
+_HOSTNAME = re.compile(f"{_LABEL}(?:\\.{_LABEL})*\\.?")
+_DIGITS_AND_DOTS = re.compile(r"[0-9.]*")
+_URIC_CHARS = r"A-Za-z0-9\-_.!~*'();/?:@&=+$,\[\]%"
+# Most URLs are http(s) with a plain hostname and ASCII components. Every such string is one
+# java.net.URI accepts, with these groups, once its "%" escapes are checked.
+_ORDINARY_URL = re.compile(
+    r"(https?)://"
+    f"((?:{_LABEL}\\.)*{_TOP_LABEL}\\.?)"
+    r"(?::([0-9]{1,9}))?"
+    r"(/[A-Za-z0-9\-_.!~*'():@&=+$,;/%]*)?"
+    f"(?:\\?([{_URIC_CHARS}]*))?"
+    f"(?:#([{_URIC_CHARS}]*))?"
+)
+_MALFORMED_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def parse_java_uri(text: str) -> JavaUri:
+    """``new java.net.URI(text)``; ``_JavaSyntaxError`` with Java's message otherwise."""
+    ordinary = _ORDINARY_URL.fullmatch(text)
+    if ordinary is not None and ("%" not in text or not _MALFORMED_ESCAPE.search(text)):
+        scheme, host, port, path, query, fragment = ordinary.groups()
+        return JavaUri(text, scheme, host, int(port) if port else -1, path or "", query, fragment)
+    length = len(text)
+    scheme = host = path = query = fragment = None
+    port = -1
+    end_of_scheme = _SCHEME_END.search(text)
+    if end_of_scheme is not None and end_of_scheme.group() == ":":
+        colon = end_of_scheme.start()
+        if colon == 0:
+            raise _JavaSyntaxError("Expected scheme name", 0, text)
+        if not ("A" <= text[0] <= "Z" or "a" <= text[0] <= "z"):
+            raise _JavaSyntaxError("Illegal character in scheme name", 0, text)
+        problem = _SCHEME_PROBLEM.search(text, 1, colon)
+        if problem is not None:
+            raise _JavaSyntaxError("Illegal character in scheme name", problem.start(), text)
+        scheme = text[:colon]
+        position = colon + 1
+        if text.startswith("/", position):
+            host, port, path, query, position = _hierarchical(text, position)
+        else:  # opaque, e.g. mailto:x@y.com: no authority, path or query
+            end = text.find("#", position)
+            end = length if end < 0 else end
+            if end <= position:
+                raise _JavaSyntaxError("Expected scheme-specific part", position, text)
+            _check(text, position, end, _URIC_PROBLEM, "opaque part")
+            position = end
+    else:
+        host, port, path, query, position = _hierarchical(text, 0)
+    if position < length:  # at '#'
+        _check(text, position + 1, length, _URIC_PROBLEM, "fragment")
+        fragment = text[position + 1 :]
+    return JavaUri(text, scheme, host, port, path, query, fragment)
+
+
+def _check(text: str, start: int, end: int, problems: re.Pattern[str], component: str) -> None:
+    problem = problems.search(text, start, end)
+    if problem is not None:
+        reason = (
+            "Malformed escape pair"
+            if problem.group() == "%"
+            else f"Illegal character in {component}"
+        )
+        raise _JavaSyntaxError(reason, problem.start(), text)
+
+
+def _hierarchical(text: str, position: int) -> tuple[str | None, int, str, str | None, int]:
+    """``[//authority]path[?query]``: (host, port, path, query, position of '#' or the end)."""
+    length = len(text)
+    host, port, query = None, -1, None
+    if text.startswith("//", position):
+        position += 2
+        found = _AUTHORITY_END.search(text, position)
+        end = found.start() if found else length
+        if end > position:
+            host, port = _authority(text, position, end)
+        elif end == length:
+            raise _JavaSyntaxError("Expected authority", position, text)
+        position = end
+    found = _PATH_END.search(text, position)
+    end = found.start() if found else length
+    _check(text, position, end, _PATH_PROBLEM, "path")
+    path = text[position:end]
+    if end < length and text[end] == "?":
+        fragment_start = text.find("#", end + 1)
+        query_end = length if fragment_start < 0 else fragment_start
+        _check(text, end + 1, query_end, _URIC_PROBLEM, "query")
+        query = text[end + 1 : query_end]
+        end = query_end
+    return host, port, path, query, end
+
+
+def _authority(text: str, start: int, end: int) -> tuple[str | None, int]:
+    """Server-based authority (host, port) if it parses as one, else registry-based (None, -1).
+
+    Java scans the characters of both kinds first, so a malformed escape fails right away. (The
+    server scan lets any '%' through, as if an IPv6 scope could be there, unless the authority
+    starts with ']': a JDK quirk.)
+    """
+    if text[start] == "]":
+        server_problem = _SERVER_PROBLEM.search(text, start, end)
+        if server_problem is not None and server_problem.group() == "%":
+            raise _JavaSyntaxError("Malformed escape pair", server_problem.start(), text)
+        server_chars = server_problem is None
+    else:
+        server_chars = _SERVER_CHARS_PROBLEM.search(text, start, end) is None
+    registry_problem = _REG_NAME_PROBLEM.search(text, start, end)
+    if registry_problem is not None and registry_problem.group() == "%":
+        raise _JavaSyntaxError("Malformed escape pair", registry_problem.start(), text)
+    registry_chars = registry_problem is None
+    server_error = None
+    if server_chars:
+        try:
+            return _server(text, start, end)
+        except _JavaSyntaxError as error:
+            server_error = error
+    if registry_chars:
+        return None, -1
+    if server_error is not None:
+        raise server_error
+    raise _JavaSyntaxError("Illegal character in authority", start, text)
+
+
+def _server(text: str, start: int, end: int) -> tuple[str, int]:
+    """``[userinfo@]host[:port]`` with host an IPv6 reference, IPv4 address or hostname."""
+    position = start
+    at = text.find("@", start, end)
+    if at >= 0:
+        _check(text, start, at, _USERINFO_PROBLEM, "user info")
+        position = at + 1
+    if text.startswith("[", position):
+        close = text.find("]", position, end)
+        if close <= position + 1:
+            at_close = end if close < 0 else close
+            raise _JavaSyntaxError("Expected closing bracket for IPv6 address", at_close, text)
+        _check_ipv6(text, position + 1, close)
+        host = text[position : close + 1]
+        position = close + 1
+    else:
+        after = _ipv4(text, position, end)
+        if after <= position:
+            after = _hostname(text, position, end)
+        host = text[position:after]
+        position = after
+    port = -1
+    if position < end and text[position] == ":":
+        position += 1
+        if end > position:
+            digits = text[position:end]
+            if not (digits.isascii() and digits.isdigit()):
+                bad = next(i for i, char in enumerate(digits) if not "0" <= char <= "9")
+                raise _JavaSyntaxError("Illegal character in port number", position + bad, text)
+            if int(digits) > 2**31 - 1:
+                raise _JavaSyntaxError("Malformed port number", position, text)
+            port = int(digits)
+            position = end
+    if position < end:
+        raise _JavaSyntaxError("Expected port number", position, text)
+    return host, port
+
+
+def _ipv4(text: str, start: int, end: int) -> int:
+    """End of a dotted-quad host at ``start``, or -1 (then it is parsed as a hostname)."""
+    run_end = _DIGITS_AND_DOTS.match(text, start, end).end()  # type: ignore[union-attr]
+    parts = text[start:run_end].split(".")
+    if len(parts) != 4 or not all(part and int(part) <= 255 for part in parts):
+        return -1
+    if run_end < end and text[run_end] != ":":
+        return -1
+    return run_end
+
+
+def _hostname(text: str, start: int, end: int) -> int:
+    match = _HOSTNAME.match(text, start, end)
+    after = match.end() if match else start
+    if after < end and text[after] != ":":
+        raise _JavaSyntaxError("Illegal character in hostname", after, text)
+    if after == start:
+        raise _JavaSyntaxError("Expected hostname", start, text)
+    labels = text[start:after].rstrip(".")
+    last_label = start + labels.rfind(".") + 1
+    if last_label > start and not text[last_label].isalpha():
+        raise _JavaSyntaxError("Illegal character in hostname", last_label, text)
+    return after
+
+
+def _check_ipv6(text: str, start: int, end: int) -> None:
+    address, _, scope = text[start:end].partition("%")
+    hexes = address.replace(":", "").replace(".", "")
+    if (
+        not address
+        or ":" not in address
+        or not all(char in "0123456789abcdefABCDEF" for char in hexes)
+        or (scope != "" and not (scope.isascii() and scope.isalnum()))
+        or ("%" in text[start:end] and not scope)
+    ):
+        raise _JavaSyntaxError("Malformed IPv6 address", start, text)
+
+
+# The fallback: scala-uri parses leniently (invalid escapes kept), then every component is
+# percent-encoded again with its default character set minus '+', as Snowplow configured it.
+_LENIENT_URI = re.compile(
+    r"(?:([A-Za-z][A-Za-z0-9+.\-]*):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.S
+)
+
+
+def _reencode(text: str) -> str:
+    scheme, authority, path, query, fragment = _LENIENT_URI.fullmatch(text).groups()  # type: ignore[union-attr]
+    parts = [f"{scheme}:" if scheme else "", f"//{authority}" if authority is not None else ""]
+    parts.append("/".join(_encode_component(segment) for segment in path.split("/")))
+    if query:
+        parameters = []
+        for parameter in query.split("&"):
+            name, separator, value = parameter.partition("=")
+            encoded = _encode_component(name)
+            parameters.append(f"{encoded}={_encode_component(value)}" if separator else encoded)
+        parts.append("?" + "&".join(parameters))
+    if fragment is not None:
+        parts.append("#" + _encode_component(fragment))
+    return "".join(parts)
+
+
+def _encode_component(text: str) -> str:
+    return quote(unquote(text, errors="replace"), safe="+")
