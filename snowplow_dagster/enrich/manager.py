@@ -73,7 +73,6 @@ def enrich_event(
     columns = vars(event)
 
     # Values that cannot fail; parameters may override them below.
-    columns["event_id"] = _random_uuid()
     columns["v_collector"] = payload.source_name
     columns["v_etl"] = etl_version
     columns["etl_tstamp"] = etl_tstamp
@@ -85,6 +84,8 @@ def enrich_event(
     collector_error = _set_collector_tstamp(event, payload.timestamp_ms)
     useragent_error = _set_useragent(event, payload.useragent, payload.encoding)
     transformed = transform_parameters(event, parameters)
+    if "event_id" not in columns:  # no valid ``eid``: a random one, as Snowplow starts with
+        columns["event_id"] = _random_uuid()
     version_error = None if event.v_collector else "Collector version not set"
 
     page_uri, page_error = _page_uri(event, payload.referer)
@@ -261,14 +262,7 @@ def _page_uri(
         return None, str(error)
     columns = vars(event)
     columns["page_url"] = uri.text
-    (
-        columns["page_urlscheme"],
-        columns["page_urlhost"],
-        columns["page_urlport"],
-        columns["page_urlpath"],
-        columns["page_urlquery"],
-        columns["page_urlfragment"],
-    ) = _explode(uri)
+    _set_parts(columns, _PAGE_PARTS, _explode(uri))
     return uri, None
 
 
@@ -279,16 +273,24 @@ def _set_referer(event: EnrichedEvent, registry: EnrichmentRegistry) -> list[str
         uri = string_to_uri(event.page_referrer)
     except UriSyntaxError as error:
         return [str(error)]
-    columns = vars(event)
-    (
-        columns["refr_urlscheme"],
-        columns["refr_urlhost"],
-        columns["refr_urlport"],
-        columns["refr_urlpath"],
-        columns["refr_urlquery"],
-        columns["refr_urlfragment"],
-    ) = _explode(uri)
+    _set_parts(vars(event), _REFERER_PARTS, _explode(uri))
     return _call(registry.referer_parser, "enrich", event)
+
+
+_PAGE_PARTS = tuple(
+    f"page_url{part}" for part in ("scheme", "host", "port", "path", "query", "fragment")
+)
+_REFERER_PARTS = tuple(
+    f"refr_url{part}" for part in ("scheme", "host", "port", "path", "query", "fragment")
+)
+
+
+def _set_parts(columns: dict[str, str | None], names: tuple[str, ...], parts: tuple) -> None:
+    """Set the URL part columns that have a value: unset columns already read as None, and an
+    event with no None values serialises on ``to_tsv``'s fast path."""
+    for name, part in zip(names, parts, strict=True):
+        if part is not None:
+            columns[name] = part
 
 
 def _explode(

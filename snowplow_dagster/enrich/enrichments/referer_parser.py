@@ -85,7 +85,9 @@ class RefererParser:
         event.refr_medium = referer.medium
         event.refr_source = referer.source
         if referer.medium == "search" and referer.parameters:
-            event.refr_term = tsv_safe(_search_term(event.refr_urlquery, referer.parameters))
+            term = tsv_safe(_search_term(event.refr_urlquery, referer.parameters))
+            if term is not None:
+                event.refr_term = term
 
     def _find_uncached(self, host: str, path: str) -> Referer | None:
         return self._find_from(host, path, with_path=True) or self._find_from(

@@ -203,7 +203,7 @@ def _columns(useragent: str) -> dict[str, str | None]:
     if any(token in lowered for token in _CONSOLE_TOKENS):
         dvce_type = "Game console"
     br_family, br_name, br_version, br_type, engine = _browser(result, lowered, dvce_type)
-    return {
+    columns = {
         "br_name": br_name,
         "br_family": br_family,
         "br_version": br_version,
@@ -215,6 +215,8 @@ def _columns(useragent: str) -> dict[str, str | None]:
         "dvce_type": dvce_type,
         "dvce_ismobile": "1" if dvce_type == "Mobile" else "0",
     }
+    # Columns without a value stay unset (None), which keeps EnrichedEvent.to_tsv on its fast path.
+    return {name: value for name, value in columns.items() if value is not None}
 
 
 def _browser(
