@@ -1,0 +1,203 @@
+"""Claiming: cut the objects waiting in the in-locations into batches, each with a durable manifest.
+
+The decision is a pure function of a listing (``plan_batches``); ``claim`` is the shell around it
+that lists, reserves batch ids and commits.
+
+Overlapping claim passes (two sensor ticks, a sensor and a cron ``run``) need no lock. A pass reads
+the pending index together with its ETag, plans against the manifests it names, writes its own
+manifests, then commits them by replacing the index on the condition that its ETag is unchanged.
+Of two passes that read the same index only one commit succeeds; the other discards its manifests
+and plans again, now seeing the winner's objects as claimed. An object stays claimed until its batch
+is staged, by which time it has left the in-location, so no object is ever in two batches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence, Set
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from snowplow_dagster.locations import check_locations
+from snowplow_dagster.manifest import Manifest, ManifestEntry, ManifestStore, batch_id, batch_time
+from snowplow_dagster.resources.storage import Location, ObjectInfo, Storage, list_tree
+
+CLJ_TOMCAT_PATTERN = r".*localhost\_access\_log.*\.txt.*"
+"""EmrEtlRunner's ``--srcPattern`` for the Clojure collector: Tomcat access logs only."""
+
+_COMMIT_ATTEMPTS = 10
+
+
+def source_pattern(collector_format: str) -> re.Pattern[str]:
+    return re.compile(CLJ_TOMCAT_PATTERN if collector_format == "clj-tomcat" else ".+")
+
+
+@dataclass(frozen=True)
+class ClaimSettings:
+    """Where raw files wait, move and rest, and how they are cut into batches.
+
+    Locations are normalised to folders and checked to be disjoint on construction, so a bad
+    configuration fails before anything moves.
+    """
+
+    in_locations: tuple[Location, ...]
+    """EmrEtlRunner's ``raw.in``: one or more locations collectors write to."""
+    processing: Location
+    archive: Location
+    manifests: Location
+    collector_format: str = "cloudfront"
+    quiet_period_seconds: float = 60.0
+    """Objects modified more recently than this are left for a later batch: still being written."""
+    max_files: int = 100_000
+    max_bytes: int = 100 * 1024**3
+    """A larger object still gets a batch of its own rather than waiting forever."""
+
+    def __post_init__(self) -> None:
+        if not self.in_locations:
+            raise ValueError("at least one in-location is needed")
+        if self.max_files < 1 or self.max_bytes < 1:
+            raise ValueError("max_files and max_bytes must be positive")
+        if self.quiet_period_seconds < 0:
+            raise ValueError("quiet_period_seconds must not be negative")
+        folders = {
+            "in_locations": tuple(location.folder() for location in self.in_locations),
+            "processing": self.processing.folder(),
+            "archive": self.archive.folder(),
+            "manifests": self.manifests.folder(),
+        }
+        for name, folder in folders.items():
+            object.__setattr__(self, name, folder)
+        check_locations(self.named_locations())
+
+    def named_locations(self) -> dict[str, Location]:
+        """Every location by the name its errors use."""
+        named = {f"in_locations[{i}]": loc for i, loc in enumerate(self.in_locations)}
+        named.update(processing=self.processing, archive=self.archive, manifests=self.manifests)
+        return named
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    entries: tuple[ManifestEntry, ...]
+
+    @property
+    def files(self) -> int:
+        return len(self.entries)
+
+    @property
+    def bytes(self) -> int:
+        return sum(entry.size for entry in self.entries)
+
+
+class ClaimContention(RuntimeError):
+    """Other claim passes kept committing first; the next pass will pick the objects up."""
+
+
+def staged_path(relative_key: str) -> str:
+    """Where an object lives under ``run=<id>/``: its path below the in-location, keeping instance
+    sub-folders, with leading underscores stripped from every name because Hadoop input formats
+    skip ``_`` files and folders (a name that is only underscores is kept as it is)."""
+    return "/".join(segment.lstrip("_") or segment for segment in relative_key.split("/"))
+
+
+def plan_batches(
+    listing: Sequence[Iterable[ObjectInfo]],
+    claimed: Set[Location],
+    settings: ClaimSettings,
+    now: datetime,
+) -> list[BatchPlan]:
+    """Cut what waits into batches, oldest first, each within the file and byte caps.
+
+    ``listing[i]`` is what ``settings.in_locations[i]`` holds. Folder markers, ``$folder$`` files,
+    objects not matching the collector's pattern, objects modified within the quiet period and
+    ``claimed`` objects are left out. Two objects that would land on the same staged path are never
+    put in one pass: the later one waits for the next pass, whose run folder is a different one.
+    """
+    cutoff = now - timedelta(seconds=settings.quiet_period_seconds)
+    pattern = source_pattern(settings.collector_format)
+    waiting = []
+    for source, objects in enumerate(listing):
+        location = settings.in_locations[source]
+        for info in objects:
+            if info.key.endswith(("/", "$folder$")) or info.last_modified > cutoff:
+                continue
+            relative = location.relative(info.key)
+            if pattern.fullmatch(relative) and location.object(info.key) not in claimed:
+                waiting.append((info.last_modified, source, info.key, relative, info))
+    waiting.sort(key=lambda item: item[:3])
+
+    plans: list[BatchPlan] = []
+    batch: list[ManifestEntry] = []
+    batch_bytes = 0
+    paths: set[str] = set()
+    for _, source, key, relative, info in waiting:
+        path = staged_path(relative)
+        if path in paths:
+            continue
+        paths.add(path)
+        full = len(batch) >= settings.max_files or batch_bytes + info.size > settings.max_bytes
+        if batch and full:
+            plans.append(BatchPlan(tuple(batch)))
+            batch, batch_bytes = [], 0
+        batch.append(ManifestEntry(source, key, info.size, info.etag, path))
+        batch_bytes += info.size
+    if batch:
+        plans.append(BatchPlan(tuple(batch)))
+    return plans
+
+
+def claim(
+    storage: Storage, settings: ClaimSettings, *, now: datetime | None = None
+) -> list[Manifest]:
+    """One claim pass: the new batches, committed and durable, or ``[]`` when nothing waits.
+
+    Costs one listing of each in-location plus reads of the pending manifests; neither the
+    processing folder, the archive nor past manifests are listed.
+    """
+    store = ManifestStore(storage, settings.manifests)
+    for _ in range(_COMMIT_ATTEMPTS):
+        # The pending index must be read before listing: an object whose batch is staged and
+        # released in between is then already gone from the listing, never seen unclaimed.
+        pending, version = store.pending()
+        with ThreadPoolExecutor(max(1, len(settings.in_locations) + len(pending))) as pool:
+            listing_futures = [
+                pool.submit(list_tree, storage, location) for location in settings.in_locations
+            ]
+            manifests = list(pool.map(store.load, pending))
+            listing = [future.result() for future in listing_futures]
+        claimed = {m.source_of(entry) for m in manifests for entry in m.entries}
+        clock = now or datetime.now(UTC)
+        plans = plan_batches(listing, claimed, settings, clock)
+        if not plans:
+            return []
+        created = _create_manifests(store, settings, plans, clock)
+        ids = tuple(m.batch_id for m in created)
+        # A refused commit may be our own, retried after its response was lost: ids are unique, so
+        # finding them all in the index proves that.
+        if store.replace_pending(pending + ids, version) or set(ids) <= set(store.pending()[0]):
+            return created
+        for manifest in created:
+            store.discard(manifest.batch_id)
+    raise ClaimContention(f"no claim committed after {_COMMIT_ATTEMPTS} attempts")
+
+
+def _create_manifests(
+    store: ManifestStore, settings: ClaimSettings, plans: list[BatchPlan], clock: datetime
+) -> list[Manifest]:
+    """Write each plan's manifest under the first free id from ``clock`` on.
+
+    The id stays EmrEtlRunner's ``YYYY-MM-DD-HH-MM-SS`` (tools parse it), so a batch cut in a second
+    that already has one takes the next free second instead; creating the manifest only if absent
+    is what makes the id this batch's alone, even against another process.
+    """
+    created = []
+    candidate = batch_time(batch_id(clock))
+    for plan in plans:
+        while True:
+            manifest = Manifest(batch_id(candidate), settings.in_locations, plan.entries)
+            candidate += timedelta(seconds=1)
+            if store.create(manifest):
+                created.append(manifest)
+                break
+    return created

@@ -1,0 +1,1 @@
+"""Thin shells around the outside world (object storage, EMR); the logic stays outside."""

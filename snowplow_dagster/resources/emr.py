@@ -1,0 +1,181 @@
+"""``EmrResource``: Amazon EMR as the pipeline's execution engine, configured for Dagster.
+
+The settings a user has are an EmrEtlRunner ``config.yml`` (``config_path``) plus what it has no
+keys for (cluster mode, polling, timeout, instance fleets). ``run_steps`` checks all of it before
+the first AWS call, then hands over to ``EmrRunner`` (``emr_runner.py``), which owns the clusters.
+The request is built in ``emr_request.py``, the wait decided in ``emr_wait.py``, results and
+failure summaries written in ``emr_report.py``; ``emr_api.py`` is the only code that calls AWS.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import boto3
+import dagster as dg
+from pydantic import Field, PrivateAttr, SecretStr
+
+from snowplow_dagster.config import (
+    AwsCredentials,
+    ConfigError,
+    ConfigIssue,
+    EmrConfig,
+    PipelineConfig,
+    load_config,
+)
+from snowplow_dagster.resources.emr_api import EmrApi
+from snowplow_dagster.resources.emr_request import InstanceFleet, check_emr_settings, cluster_tags
+from snowplow_dagster.resources.emr_runner import EmrRunner, EmrSettings
+from snowplow_dagster.resources.emr_wait import PollSettings
+from snowplow_dagster.resources.engine import StepConfig, StepResult
+
+
+class EmrResource(dg.ConfigurableResource):
+    """Runs a batch's steps on Amazon EMR, configured by an EmrEtlRunner ``config.yml``.
+
+    An ``ExecutionEngine``: assets call ``run_steps`` exactly as on the local engine. Clusters are
+    tagged with ``monitoring.tags``, the batch (the run's partition) and the Dagster run id.
+    Credentials: the config's static keys if it has them, else the default AWS chain.
+    """
+
+    config_path: str = Field(description="EmrEtlRunner config.yml; <%= ENV[...] %> is rendered.")
+    use_persistent_jobflow: bool = Field(
+        default=False, description="Run on the WAITING cluster named aws.emr.jobflow.job_name."
+    )
+    create_persistent_jobflow: bool = Field(
+        default=True,
+        description="With use_persistent_jobflow and no such cluster: launch one and keep it.",
+    )
+    region_name: str | None = Field(default=None, description="Defaults to aws.emr.region.")
+    poll_interval_seconds: float = Field(
+        default=30.0, gt=0, description="EmrEtlRunner polled every 60s, Dataflow Runner 15s."
+    )
+    max_poll_interval_seconds: float = Field(default=300.0, gt=0)
+    poll_backoff: float = Field(
+        default=1.5, ge=1, description="The interval grows so while nothing changes."
+    )
+    timeout_seconds: float = Field(
+        default=12 * 3600.0, ge=0, description="For all steps, bootstrap retries included."
+    )
+    bootstrap_retry_delay_seconds: float = Field(default=120.0, ge=0)
+    step_log_wait_seconds: float = Field(
+        default=330.0, ge=0, description="EMR ships step logs to S3 about every 5 minutes."
+    )
+    instance_fleets: list[InstanceFleet] = Field(
+        default_factory=list,
+        description="Instead of aws.emr.jobflow's instance groups (which are then not used).",
+    )
+    ec2_subnet_ids: list[str] = Field(
+        default_factory=list,
+        description="Several subnets for EMR to choose from (instance fleets only); replaces "
+        "aws.emr.ec2_subnet_id.",
+    )
+
+    _batch_id: str | None = PrivateAttr(default=None)
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.run
+        if run is not None:
+            self._run_id = run.run_id
+            self._batch_id = run.tags.get("dagster/partition")
+
+    def run_steps(
+        self,
+        steps: Sequence[StepConfig],
+        *,
+        log: logging.Logger,
+        cancel_event: threading.Event | None = None,
+    ) -> list[StepResult]:
+        return self.runner().run_steps(steps, log=log, cancel_event=cancel_event)
+
+    def runner(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
+    ) -> EmrRunner:
+        """Load and check the config (``ConfigError`` before any AWS call), then connect."""
+        pipeline = load_config(Path(self.config_path))
+        settings = self.settings_for(pipeline)
+        api = EmrApi(
+            _session(pipeline.credentials),
+            region=settings.region,
+            s3_region=pipeline.file.aws.s3.region,
+        )
+        return EmrRunner(settings, api, clock=clock, sleep=sleep)
+
+    def settings_for(self, pipeline: PipelineConfig) -> EmrSettings:
+        emr = pipeline.file.aws.emr
+        log_uri = pipeline.locations.log
+        issues = []
+        if emr is None:
+            issues.append(ConfigIssue("aws.emr", "is required to run on EMR"))
+        if log_uri is None or not log_uri.startswith("s3://"):
+            issues.append(
+                ConfigIssue(
+                    "aws.s3.buckets.log",
+                    "must be an s3:// location to run on EMR (cluster logs, failed step output)",
+                )
+            )
+        if issues or emr is None or log_uri is None:
+            raise ConfigError(issues, pipeline.source)
+        check_emr_settings(
+            emr,
+            instance_fleets=self.instance_fleets,
+            ec2_subnet_ids=self.ec2_subnet_ids,
+            source=pipeline.source,
+        )
+        return EmrSettings(
+            emr=emr,
+            log_uri=log_uri,
+            region=self.region_name or emr.region,
+            tags=cluster_tags(
+                pipeline.file.monitoring.tags, batch_id=self._batch_id, run_id=self._run_id
+            ),
+            persistent=self.use_persistent_jobflow,
+            create_persistent=self.create_persistent_jobflow,
+            poll=PollSettings(
+                interval_seconds=self.poll_interval_seconds,
+                max_interval_seconds=self.max_poll_interval_seconds,
+                backoff=self.poll_backoff,
+            ),
+            timeout_seconds=self.timeout_seconds,
+            bootstrap_retry_delay_seconds=self.bootstrap_retry_delay_seconds,
+            step_log_wait_seconds=self.step_log_wait_seconds,
+            instance_fleets=tuple(self.instance_fleets),
+            ec2_subnet_ids=tuple(self.ec2_subnet_ids),
+            secrets=_secrets(pipeline.credentials, emr),
+        )
+
+
+def _session(credentials: AwsCredentials) -> boto3.session.Session:
+    if (
+        credentials.source == "static"
+        and credentials.access_key_id
+        and credentials.secret_access_key
+    ):
+        return boto3.session.Session(
+            aws_access_key_id=credentials.access_key_id.get_secret_value(),
+            aws_secret_access_key=credentials.secret_access_key.get_secret_value(),
+        )
+    return boto3.session.Session()
+
+
+def _secrets(credentials: AwsCredentials, emr: EmrConfig) -> tuple[str, ...]:
+    values = [
+        value.get_secret_value()
+        for value in (credentials.access_key_id, credentials.secret_access_key)
+        if value is not None
+    ]
+    values += [
+        value.get_secret_value()
+        for properties in emr.configuration.values()
+        for value in properties.values()
+        if isinstance(value, SecretStr)
+    ]
+    return tuple(values)

@@ -1,0 +1,105 @@
+"""Manifests: the model, its JSON, and the store's states on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from snowplow_dagster.manifest import (
+    BatchState,
+    Manifest,
+    ManifestEntry,
+    ManifestStore,
+    UnknownBatch,
+    batch_id,
+    batch_time,
+)
+from snowplow_dagster.resources.storage import Location
+from snowplow_dagster_tests.fixtures.s3 import Backend
+from snowplow_dagster_tests.storage.helpers import md5
+
+
+def _manifest(batch: str = "2024-05-06-07-08-09") -> Manifest:
+    return Manifest(
+        batch_id=batch,
+        sources=(Location.parse("s3://collector/logs/"), Location.parse("s3://other/in/")),
+        entries=(
+            ManifestEntry(
+                0, "logs/i-1/_access_log.txt1.gz", 10, md5(b"a"), "i-1/access_log.txt1.gz"
+            ),
+            ManifestEntry(1, "in/événement 日本.gz", 0, md5(b""), "événement 日本.gz"),
+        ),
+    )
+
+
+def test_batch_id_is_the_utc_run_id() -> None:
+    paris = timezone(timedelta(hours=2))
+    at = datetime(2024, 5, 6, 9, 8, 9, 999_999, tzinfo=paris)
+    assert batch_id(at) == "2024-05-06-07-08-09"
+    assert batch_time("2024-05-06-07-08-09") == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+
+def test_json_round_trip() -> None:
+    manifest = _manifest()
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    assert (manifest.files, manifest.bytes) == (2, 10)
+    assert manifest.source_of(manifest.entries[1]).uri == "s3://other/in/événement 日本.gz"
+
+
+def test_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="format"):
+        Manifest.from_json(b'{"format": 99, "batch_id": "x", "sources": [], "entries": []}')
+
+
+def test_store_create_reserves_the_id(backend: Backend) -> None:
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    assert store.create(_manifest())
+    assert not store.create(_manifest())
+    assert store.load("2024-05-06-07-08-09") == _manifest()
+    with pytest.raises(UnknownBatch, match="2000-01-01-00-00-00"):
+        store.load("2000-01-01-00-00-00")
+
+
+def test_pending_index_is_compare_and_swap(backend: Backend) -> None:
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    assert store.pending() == ((), None)
+    assert store.replace_pending(("b1",), None)
+    assert not store.replace_pending(("b2",), None)  # created meanwhile by someone else
+    ids, version = store.pending()
+    assert ids == ("b1",)
+    assert store.replace_pending(("b1", "b2"), version)
+    assert not store.replace_pending(("b1", "b3"), version)  # stale version
+    assert store.pending()[0] == ("b1", "b2")
+
+
+def test_states_move_forward(backend: Backend) -> None:
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    manifest = _manifest()
+    store.create(manifest)
+    assert store.state(manifest.batch_id) is None  # written, never committed
+    store.replace_pending((manifest.batch_id,), None)
+    assert store.state(manifest.batch_id) is BatchState.PENDING
+
+    store.mark_staged(manifest.batch_id, {"files": 2})
+    assert store.state(manifest.batch_id) is BatchState.STAGED
+    assert store.pending()[0] == ()
+    store.mark_staged(manifest.batch_id, {"files": 0})  # a rerun does not rewrite history
+    assert store.details(manifest.batch_id, BatchState.STAGED) == {"files": 2}
+
+    store.mark_archived(manifest.batch_id, {"files": 2})
+    assert store.state(manifest.batch_id) is BatchState.ARCHIVED
+
+
+def test_freeze_keeps_the_first_listing(backend: Backend) -> None:
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    backend.put("enriched/good/run=1/part-00000.gz", b"p0")
+    backend.put("enriched/good/run=1/_SUCCESS", b"")
+    folder = backend.location("enriched/good/run=1/")
+    frozen = store.freeze("1", "enriched", folder)
+    assert sorted((e.path, e.size, e.etag) for e in frozen.entries) == [
+        ("_SUCCESS", 0, md5(b"")),
+        ("part-00000.gz", 2, md5(b"p0")),
+    ]
+    backend.put("enriched/good/run=1/part-00001.gz", b"late")
+    assert store.freeze("1", "enriched", folder) == frozen

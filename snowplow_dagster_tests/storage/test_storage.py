@@ -1,0 +1,388 @@
+"""The object-storage interface: the same cases on S3 (moto over HTTP) and on a local directory."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from snowplow_dagster.resources.storage import (
+    SOURCE_ETAG_METADATA,
+    CopyNotVerified,
+    LocalStorage,
+    Location,
+    ObjectMissing,
+    PreconditionFailed,
+    S3Settings,
+    S3Storage,
+    is_copy_of,
+    list_tree,
+    move,
+    storage_for,
+)
+from snowplow_dagster_tests.fixtures.s3 import Backend
+from snowplow_dagster_tests.storage.helpers import (
+    HOSTILE_NAMES,
+    enforce_bulk_delete_conditions,
+    md5,
+)
+
+MiB = 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://bucket/raw/in/", Location("s3", "bucket", "raw/in/")),
+        ("s3a://bucket/raw", Location("s3", "bucket", "raw")),
+        ("s3n://bucket", Location("s3", "bucket", "")),
+        ("file:///data/raw/in/", Location("file", "", "data/raw/in/")),
+        ("/data/raw/../in", Location("file", "", "data/in")),
+        ("/", Location("file", "", "")),
+    ],
+)
+def test_location_parse(uri: str, expected: Location) -> None:
+    assert Location.parse(uri) == expected
+
+
+def test_location_plain_relative_path_is_made_absolute() -> None:
+    assert Location.parse("raw/in/") == Location.parse(os.path.join(os.getcwd(), "raw/in/"))
+
+
+@pytest.mark.parametrize("uri", ["s3://", "s3:///key", "gs://bucket/x", "file://host/path"])
+def test_location_parse_refuses(uri: str) -> None:
+    with pytest.raises(ValueError, match=r"bucket|unsupported|not a local"):
+        Location.parse(uri)
+
+
+def test_location_paths() -> None:
+    raw = Location.parse("s3://bucket/raw/in")
+    assert raw.folder().uri == "s3://bucket/raw/in/"
+    assert raw.join("i-1/a.gz").uri == "s3://bucket/raw/in/i-1/a.gz"
+    assert raw.relative("raw/in/i-1/a.gz") == "i-1/a.gz"
+    with pytest.raises(ValueError, match="not under"):
+        raw.relative("raw/inx/a.gz")
+    assert Location.parse("file:///tmp/x/").join("a b.gz").uri == "file:///tmp/x/a b.gz"
+
+
+def test_storage_for_picks_the_backend_from_the_location(moto_server: str) -> None:
+    assert isinstance(storage_for("s3://bucket/in/"), S3Storage)
+    assert isinstance(storage_for("/tmp/in/"), LocalStorage)
+    assert isinstance(storage_for(Location.parse("file:///tmp/in/")), LocalStorage)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"server_side_encryption": "aws:kmz"},
+        {"kms_key_id": "alias/x"},
+        {"multipart_threshold": 6 * 1024**3},
+        {"multipart_part_size": MiB},
+    ],
+)
+def test_s3_settings_refuse_nonsense(settings: dict) -> None:
+    with pytest.raises(ValueError):
+        S3Settings(**settings)
+
+
+def test_s3_endpoint_comes_from_the_standard_configuration(
+    s3_bucket: str, moto_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``AWS_ENDPOINT_URL_S3`` wins over ``AWS_ENDPOINT_URL``, as in every AWS SDK."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server)
+    storage = S3Storage(S3Settings(max_attempts=1))
+    assert list(storage.list(Location("s3", s3_bucket, ""))) == []
+
+
+def test_write_read_head_use_md5_etags(backend: Backend) -> None:
+    obj = backend.location("manifests/a.json")
+    etag = backend.storage.write(obj, b'{"a": 1}')
+    assert etag == md5(b'{"a": 1}')
+    assert backend.storage.read(obj) == (b'{"a": 1}', etag)
+    info = backend.storage.head(obj)
+    assert (info.key, info.size, info.etag) == (obj.key, 8, etag)
+    assert backend.storage.head(backend.location("manifests/none.json")) is None
+    with pytest.raises(ObjectMissing):
+        backend.storage.read(backend.location("manifests/none.json"))
+
+
+def test_conditional_writes(backend: Backend) -> None:
+    obj = backend.location("manifests/pending.json")
+    first = backend.storage.write(obj, b"1", if_absent=True)
+    with pytest.raises(PreconditionFailed):
+        backend.storage.write(obj, b"2", if_absent=True)
+    with pytest.raises(PreconditionFailed):
+        backend.storage.write(obj, b"2", if_match=md5(b"other"))
+    second = backend.storage.write(obj, b"2", if_match=first)
+    with pytest.raises(PreconditionFailed):  # the version named is gone now
+        backend.storage.write(obj, b"3", if_match=first)
+    with pytest.raises(PreconditionFailed):
+        backend.storage.write(backend.location("manifests/none.json"), b"3", if_match=second)
+    assert backend.objects("manifests/") == {"manifests/pending.json": b"2"}
+
+
+def test_concurrent_compare_and_swap_loses_no_update(backend: Backend) -> None:
+    """Eight writers each add one line through read + conditional write, retrying on refusal."""
+    obj = backend.location("counter")
+    backend.storage.write(obj, b"")
+
+    def add(line: bytes) -> None:
+        while True:
+            current = backend.storage.read(obj)
+            try:
+                backend.storage.write(obj, current.data + line, if_match=current.etag)
+                return
+            except PreconditionFailed:
+                continue
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(add, [f"{n}\n".encode() for n in range(8)]))
+    assert sorted(backend.objects()["counter"].split()) == [str(n).encode() for n in range(8)]
+
+
+def test_list_and_delete_many_go_beyond_one_page(backend: Backend) -> None:
+    """More than the 1000 keys of one ListObjectsV2 page or one DeleteObjects request."""
+    names = [f"in/i-{n % 7}/log-{n:05}.gz" for n in range(1100)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda name: backend.put(name, name.encode()), names))
+    listed = {info.key: info for info in backend.storage.list(backend.location("in/"))}
+    assert sorted(listed) == sorted(backend.location(name).key for name in names)
+    last = backend.location(names[-1]).key
+    assert (listed[last].size, listed[last].etag) == (len(names[-1]), md5(names[-1].encode()))
+
+    kept = backend.storage.delete_many(
+        [(backend.location(name), md5(name.encode())) for name in names]
+        + [(backend.location("in/never-there.gz"), None)]
+    )
+    assert kept == []
+    assert backend.objects() == {}
+
+
+def test_list_children_and_list_tree(backend: Backend) -> None:
+    names = ["in/top.gz", "in/i-1/a.gz", "in/i-1/deeper/b.gz", "in/i-2/c d+e.gz", "inx/no.gz"]
+    for name in names:
+        backend.put(name, name.encode())
+    objects, folders = backend.storage.list_children(backend.location("in/"))
+    assert [backend.root.relative(info.key) for info in objects] == ["in/top.gz"]
+    assert sorted(folders, key=str) == [backend.location("in/i-1/"), backend.location("in/i-2/")]
+
+    tree = list_tree(backend.storage, backend.location("in"))
+    assert sorted((backend.root.relative(i.key), i.etag) for i in tree) == sorted(
+        (name, md5(name.encode())) for name in names if name.startswith("in/")
+    )
+    assert list_tree(backend.storage, backend.location("nothing/")) == []
+
+
+def test_list_prefix_is_a_string_prefix(backend: Backend) -> None:
+    for name in ["in/a.gz", "in/abc/d.gz", "inx/e.gz", "in-other/f.gz"]:
+        backend.put(name, b"x")
+
+    def keys(prefix: Location) -> list[str]:
+        return sorted(backend.root.relative(info.key) for info in backend.storage.list(prefix))
+
+    assert keys(backend.location("in/")) == ["in/a.gz", "in/abc/d.gz"]
+    assert keys(backend.location("in/a")) == ["in/a.gz", "in/abc/d.gz"]
+    assert keys(backend.location("in")) == ["in-other/f.gz", "in/a.gz", "in/abc/d.gz", "inx/e.gz"]
+    assert keys(backend.location("nothing/")) == []
+
+
+def test_copy_verifies_and_keeps_the_source(backend: Backend) -> None:
+    backend.put("in/a.gz", b"hello")
+    src, dst = backend.location("in/a.gz"), backend.location("processing/a.gz")
+    copied = backend.storage.copy(src, dst, size=5, etag=md5(b"hello"))
+    assert (copied.key, copied.size, copied.etag) == (dst.key, 5, md5(b"hello"))
+    assert backend.objects() == {"in/a.gz": b"hello", "processing/a.gz": b"hello"}
+
+
+def test_copy_of_a_missing_source_names_it(backend: Backend) -> None:
+    src = backend.location("in/gone.gz")
+    with pytest.raises(ObjectMissing, match=r"in/gone\.gz"):
+        backend.storage.copy(src, backend.location("p/gone.gz"), size=1, etag=md5(b"x"))
+    assert backend.objects() == {}
+
+
+def test_copy_refuses_a_source_that_is_not_the_named_object(backend: Backend) -> None:
+    """The claimed object was replaced by another one: nothing may be copied in its name."""
+    backend.put("in/a.gz", b"new content")
+    with pytest.raises((PreconditionFailed, CopyNotVerified)):
+        backend.storage.copy(
+            backend.location("in/a.gz"), backend.location("p/a.gz"), size=3, etag=md5(b"old")
+        )
+    assert backend.objects() == {"in/a.gz": b"new content"}
+
+
+def test_move_copies_then_deletes(backend: Backend) -> None:
+    backend.put("in/a.gz", b"hello")
+    move(
+        backend.storage,
+        backend.location("in/a.gz"),
+        backend.location("p/a.gz"),
+        size=5,
+        etag=md5(b"hello"),
+    )
+    assert backend.objects() == {"p/a.gz": b"hello"}
+
+
+def test_delete_is_conditional_and_idempotent(backend: Backend) -> None:
+    backend.put("in/a.gz", b"newer")
+    with pytest.raises(PreconditionFailed):
+        backend.storage.delete(backend.location("in/a.gz"), if_match=md5(b"older"))
+    backend.storage.delete(backend.location("in/gone.gz"), if_match=md5(b"x"))
+    backend.storage.delete(backend.location("in/gone.gz"))
+    backend.storage.delete(backend.location("in/a.gz"), if_match=md5(b"newer"))
+    assert backend.objects() == {}
+
+
+def test_delete_many_keeps_what_changed(backend: Backend) -> None:
+    if isinstance(backend.storage, S3Storage):
+        enforce_bulk_delete_conditions(backend.storage.client)
+    for name, data in {"a": b"same", "b": b"replaced", "c": b"gone"}.items():
+        backend.put(name, data)
+    backend.storage.delete(backend.location("c"))
+    kept = backend.storage.delete_many(
+        [
+            (backend.location("a"), md5(b"same")),
+            (backend.location("b"), md5(b"original")),
+            (backend.location("c"), md5(b"gone")),
+        ]
+    )
+    assert kept == [backend.location("b")]
+    assert backend.objects() == {"b": b"replaced"}
+
+
+def test_s3_stamped_copies_are_deleted_on_their_source_etag(s3_bucket: str) -> None:
+    """A multipart copy has an ETag of its own; deleting it "if it is still the object with
+    the original ETag" must still work, in bulk and alone, and must refuse anything else."""
+    storage = S3Storage(S3Settings(multipart_threshold=5 * MiB, multipart_part_size=5 * MiB))
+    enforce_bulk_delete_conditions(storage.client)
+    root = Location("s3", s3_bucket, "")
+    data = os.urandom(6 * MiB)
+    storage.write(root.join("original"), data)
+    for name in ("copy-1", "copy-2"):
+        storage.copy(root.join("original"), root.join(name), size=len(data), etag=md5(data))
+    other = storage.write(root.join("other"), b"x")
+
+    assert storage.delete_many([(root.join("copy-1"), md5(data))]) == []
+    with pytest.raises(PreconditionFailed):
+        storage.delete(root.join("copy-2"), if_match=other)
+    storage.delete(root.join("copy-2"), if_match=md5(data))
+    assert sorted(info.key for info in storage.list(root)) == ["original", "other"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_names_list_and_copy_byte_for_byte(backend: Backend, name: str) -> None:
+    data = b"" if "zero-byte" in name else f"payload of {name}".encode()
+    backend.put(f"in/{name}", data)
+    [listed] = backend.storage.list(backend.location("in/"))
+    assert (listed.key, listed.size, listed.etag) == (
+        backend.location(f"in/{name}").key,
+        len(data),
+        md5(data),
+    )
+    backend.storage.copy(
+        backend.location(f"in/{name}"),
+        backend.location(f"out/{name}"),
+        size=len(data),
+        etag=md5(data),
+    )
+    assert backend.objects("out/") == {f"out/{name}": data}
+
+
+def test_keys_differing_only_in_case_stay_apart(backend: Backend) -> None:
+    for name in ["case/Log.gz", "case/log.gz", "case/LOG.gz"]:
+        backend.put(name, name.encode())
+    assert backend.objects("case/") == {
+        name: name.encode() for name in ["case/Log.gz", "case/log.gz", "case/LOG.gz"]
+    }
+
+
+def test_local_temporary_files_are_not_listed(tmp_path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / ".snowplow-dagster-tmp-abc").write_bytes(b"half written")
+    (tmp_path / "in" / "a.gz").write_bytes(b"a")
+    listed = [info.key for info in LocalStorage().list(Location.parse(f"{tmp_path}/in/"))]
+    assert listed == [f"{tmp_path}/in/a.gz"[1:]]
+
+
+def test_local_refuses_keys_that_are_not_plain_paths(tmp_path) -> None:
+    with pytest.raises(ValueError, match="plain path"):
+        LocalStorage().write(Location("file", "", f"{tmp_path}/a/../b"[1:]), b"x")
+
+
+def test_s3_multipart_copy_above_the_threshold(s3_bucket: str) -> None:
+    """The > 5 GB path, exercised with a 5 MiB threshold: parts copied, stamped, verified."""
+    storage = S3Storage(S3Settings(multipart_threshold=5 * MiB, multipart_part_size=5 * MiB))
+    parts: list[str] = []
+    storage.client.meta.events.register(
+        "before-send.s3.UploadPartCopy", lambda request, **_: parts.append(request.url)
+    )
+    data = os.urandom(12 * MiB + 3)
+    storage.client.put_object(
+        Bucket=s3_bucket, Key="in/big.gz", Body=data, ContentType="application/gzip"
+    )
+    root = Location("s3", s3_bucket, "")
+    copied = storage.copy(
+        root.join("in/big.gz"), root.join("out/big.gz"), size=len(data), etag=md5(data)
+    )
+
+    assert len(parts) == 3
+    assert copied.source_etag == md5(data) and copied.etag.endswith("-3")
+    assert is_copy_of(copied, len(data), md5(data))
+    result = storage.client.get_object(Bucket=s3_bucket, Key="out/big.gz")
+    assert result["Body"].read() == data
+    assert result["ContentType"] == "application/gzip"
+
+
+def test_s3_copy_of_a_multipart_uploaded_source_is_stamped(s3_bucket: str) -> None:
+    """A source uploaded in parts has an ETag no single copy reproduces; the stamp carries it."""
+    storage = S3Storage()
+    client = storage.client
+    data = os.urandom(11 * MiB)
+    upload = client.create_multipart_upload(
+        Bucket=s3_bucket, Key="in/parts.gz", Metadata={"a": "b"}
+    )
+    etags = [
+        client.upload_part(
+            Bucket=s3_bucket,
+            Key="in/parts.gz",
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=chunk,
+        )["ETag"]
+        for number, chunk in enumerate([data[: 6 * MiB], data[6 * MiB :]], start=1)
+    ]
+    client.complete_multipart_upload(
+        Bucket=s3_bucket,
+        Key="in/parts.gz",
+        UploadId=upload["UploadId"],
+        MultipartUpload={
+            "Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]
+        },
+    )
+    root = Location("s3", s3_bucket, "")
+    source = storage.head(root.join("in/parts.gz"))
+    assert source.etag.endswith("-2")
+
+    copied = storage.copy(
+        root.join("in/parts.gz"), root.join("out/parts.gz"), size=len(data), etag=source.etag
+    )
+    assert copied.etag != source.etag and copied.source_etag == source.etag
+    head = client.head_object(Bucket=s3_bucket, Key="out/parts.gz")
+    assert head["Metadata"] == {"a": "b", SOURCE_ETAG_METADATA: source.etag}
+    assert client.get_object(Bucket=s3_bucket, Key="out/parts.gz")["Body"].read() == data
+
+
+@pytest.mark.parametrize("encryption", ["AES256", "aws:kms"])
+def test_s3_server_side_encryption_on_writes_and_copies(s3_bucket: str, encryption: str) -> None:
+    storage = S3Storage(S3Settings(server_side_encryption=encryption))
+    root = Location("s3", s3_bucket, "")
+    etag = storage.write(root.join("in/a.gz"), b"secret")
+    storage.copy(root.join("in/a.gz"), root.join("out/a.gz"), size=6, etag=etag)
+    for key in ("in/a.gz", "out/a.gz"):
+        assert (
+            storage.client.head_object(Bucket=s3_bucket, Key=key)["ServerSideEncryption"]
+            == encryption
+        )
+    assert storage.client.get_object(Bucket=s3_bucket, Key="out/a.gz")["Body"].read() == b"secret"
