@@ -1,0 +1,166 @@
+"""Asset checks: what a batch must satisfy before its raw data leaves processing.
+
+- ``line_conservation`` (blocking): every input line was skipped (a header) or produced output.
+- ``bad_row_ratio`` (WARN): bad rows / (events + bad rows) above ``bad_row_ratio_warning``.
+- ``output_schema``: sampled good lines have 131 fields and parse with the analytics SDK.
+- ``archive_completeness`` (blocking): every manifest object is in the raw archive, once.
+"""
+
+import gzip
+import io
+from collections import Counter
+from itertools import islice
+
+import dagster as dg
+
+from snowplow_dagster.assets.archived import archived_logs
+from snowplow_dagster.assets.enriched import enriched_events, output_folders, read_counts
+from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
+from snowplow_dagster.manifest import BatchState
+from snowplow_dagster.moves import run_folder
+from snowplow_dagster.partitions import batches
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources.storage import Location, Storage, is_copy_of
+
+SAMPLE_LINES = 1000
+"""Lines the schema check parses, from the smallest data file of the good folder: bounded however
+large the batch (S3DistCp cuts enriched files near 24 MB)."""
+
+_SHOWN = 10
+
+
+@dg.asset_check(asset=enriched_events, blocking=True, partitions_def=batches)
+def line_conservation(
+    context: dg.AssetCheckExecutionContext, pipeline: SnowplowPipeline
+) -> dg.AssetCheckResult:
+    """Input lines = skipped lines + lines with output, from the job's counts file: no line lost."""
+    counts = read_counts(pipeline.storage(), pipeline.config, context.partition_key)
+    accounted = counts["skipped_lines"] + counts["lines_with_output"]
+    return dg.AssetCheckResult(
+        passed=counts["input_lines"] == accounted,
+        metadata={
+            "input_lines": dg.MetadataValue.int(counts["input_lines"]),
+            "skipped_lines": dg.MetadataValue.int(counts["skipped_lines"]),
+            "lines_with_output": dg.MetadataValue.int(counts["lines_with_output"]),
+            "lost_lines": dg.MetadataValue.int(counts["input_lines"] - accounted),
+        },
+    )
+
+
+@dg.asset_check(asset=enriched_events, partitions_def=batches)
+def bad_row_ratio(
+    context: dg.AssetCheckExecutionContext, pipeline: SnowplowPipeline
+) -> dg.AssetCheckResult:
+    """A warning, not a stop: a spike of bad rows wants a look, but the good events are good."""
+    config = pipeline.config
+    counts = read_counts(pipeline.storage(), config, context.partition_key)
+    rows = counts["good_events"] + counts["bad_rows"]
+    ratio = counts["bad_rows"] / rows if rows else 0.0
+    return dg.AssetCheckResult(
+        passed=ratio <= config.bad_row_ratio_warning,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "bad_row_ratio": dg.MetadataValue.float(ratio),
+            "threshold": dg.MetadataValue.float(config.bad_row_ratio_warning),
+        },
+    )
+
+
+def sample_lines(storage: Storage, folder: Location, limit: int = SAMPLE_LINES) -> list[str]:
+    """Up to ``limit`` lines of the folder's smallest data file, decompressed only that far."""
+    files = [
+        info
+        for info in storage.list(folder)
+        if not info.key.rpartition("/")[2].startswith(("_", "."))
+    ]
+    if not files:
+        return []
+    smallest = min(files, key=lambda info: (info.size, info.key))
+    data = io.BytesIO(storage.read(folder.object(smallest.key)).data)
+    stream = gzip.GzipFile(fileobj=data) if smallest.key.endswith(".gz") else data
+    return [line.decode("utf-8").rstrip("\n") for line in islice(stream, limit)]
+
+
+@dg.asset_check(asset=enriched_events, partitions_def=batches)
+def output_schema(
+    context: dg.AssetCheckExecutionContext, pipeline: SnowplowPipeline
+) -> dg.AssetCheckResult:
+    """Sampled good lines have the 131 enriched-event fields and parse with the analytics SDK,
+    i.e. what Snowplow's loaders will accept."""
+    # Imported here: the SDK is only needed when the check runs.
+    from snowplow_analytics_sdk.event_transformer import transform
+
+    good, _ = output_folders(pipeline.config, context.partition_key)
+    lines = sample_lines(pipeline.storage(), good)
+    problems: list[str] = []
+    event_types: Counter[str] = Counter()
+    for number, line in enumerate(lines, 1):
+        fields = line.split("\t")
+        if len(fields) != len(ENRICHED_EVENT_FIELDS):
+            problems.append(f"line {number}: {len(fields)} fields")
+            continue
+        try:
+            event_types[transform(line).get("event", "")] += 1
+        except Exception as error:  # the SDK raises several types for a malformed field
+            problems.append(f"line {number}: {error}")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        description="; ".join(problems[:_SHOWN]) or None,
+        metadata={
+            "sampled_lines": dg.MetadataValue.int(len(lines)),
+            "invalid_lines": dg.MetadataValue.int(len(problems)),
+            "sample_event_types": dg.MetadataValue.json(dict(event_types)),
+        },
+    )
+
+
+@dg.asset_check(asset=archived_logs, blocking=True, partitions_def=batches)
+def archive_completeness(
+    context: dg.AssetCheckExecutionContext, pipeline: SnowplowPipeline
+) -> dg.AssetCheckResult:
+    """Every manifest object is in ``archive/raw/run=<id>/`` with its size and ETag, none is left
+    in processing, and nothing else is in the archive's run folder."""
+    batch = context.partition_key
+    storage = pipeline.storage()
+    store = pipeline.manifest_store(storage)
+    settings = pipeline.claim_settings()
+    manifest = store.load(batch)
+    archive = run_folder(settings.archive, batch)
+    archived = {info.key: info for info in storage.list(archive)}
+    processing = {info.key for info in storage.list(run_folder(settings.processing, batch))}
+    wanted = {archive.join(entry.path).key: entry for entry in manifest.entries}
+
+    missing, different, left = [], [], []
+    for key, entry in wanted.items():
+        info = archived.get(key)
+        if info is None:
+            missing.append(entry.path)
+            continue
+        if not is_copy_of(info, entry.size, entry.etag):
+            # A multipart or KMS copy lists another ETag; its metadata names the source's.
+            info = storage.head(archive.object(key))
+            if info is None or not is_copy_of(info, entry.size, entry.etag):
+                different.append(entry.path)
+        if run_folder(settings.processing, batch).join(entry.path).key in processing:
+            left.append(entry.path)
+    unexpected = [archive.relative(key) for key in archived if key not in wanted]
+    problems = {
+        "missing": missing,
+        "different": different,
+        "left_in_processing": left,
+        "unexpected": unexpected,
+    }
+    return dg.AssetCheckResult(
+        passed=not any(problems.values()) and store.state(batch) is BatchState.ARCHIVED,
+        description="; ".join(
+            f"{name}: {', '.join(paths[:_SHOWN])}" for name, paths in problems.items() if paths
+        )
+        or None,
+        metadata={
+            "manifest_files": dg.MetadataValue.int(manifest.files),
+            **{name: dg.MetadataValue.int(len(paths)) for name, paths in problems.items()},
+        },
+    )
+
+
+asset_checks = [line_conservation, bad_row_ratio, output_schema, archive_completeness]

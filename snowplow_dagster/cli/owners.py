@@ -1,0 +1,128 @@
+"""Who is working on which batch: the runs of the batch jobs not yet finished, and their owners.
+
+EmrEtlRunner guessed an ongoing run from non-empty folders (exit 4), so a crashed run blocked every
+later one until someone cleaned up by hand. Here a batch is "ongoing" only when its run's owner is
+alive: a queued run (the daemon will start it), or a started run whose process still exists. A run
+whose process died (SIGKILL, OOM, reboot) stays STARTED in Dagster forever; ``run`` marks it failed
+and resumes its batch from the manifest.
+
+The owner's pid is the one Dagster's executors log when they start executing steps. It is judged on
+this host only when runs are stored here (SQLite, the embedded default); with a run storage shared
+between hosts (PostgreSQL) a started run is taken as live, since its pid may be another machine's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+from dagster._core.storage.runs import SqliteRunStorage
+
+from snowplow_dagster.cli.lock import pid_alive
+from snowplow_dagster.constants import BATCH_JOB, PARTITION_TAG, STREAM_JOB
+from snowplow_dagster.partitions import batches
+
+NOT_STARTED_GRACE_SECONDS = 60.0
+"""A run created but without a logged pid is taken as dead only once this old: a concurrent pass
+may be about to start it."""
+
+_UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+_JOBS = (BATCH_JOB, STREAM_JOB)
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    """The facts about one unfinished run that decide whether it is still going."""
+
+    run_id: str
+    batch: str | None
+    status: dg.DagsterRunStatus
+    pid: int | None
+    age_seconds: float
+
+
+def is_live(owner: RunOwner, *, local_runs: bool, alive: Callable[[int], bool] = pid_alive) -> bool:
+    if owner.status is dg.DagsterRunStatus.QUEUED:
+        return True
+    if owner.pid is None:
+        return owner.age_seconds < NOT_STARTED_GRACE_SECONDS
+    return not local_runs or alive(owner.pid)
+
+
+def unfinished_runs(instance: dg.DagsterInstance) -> list[RunOwner]:
+    """The batch jobs' runs that have not finished, with their owners (a few: the live ones and
+    those a crash left behind)."""
+    now = time.time()
+    owners = []
+    for job_name in _JOBS:
+        for record in instance.get_run_records(
+            filters=dg.RunsFilter(job_name=job_name, statuses=_UNFINISHED)
+        ):
+            run = record.dagster_run
+            owners.append(
+                RunOwner(
+                    run.run_id,
+                    run.tags.get(PARTITION_TAG),
+                    run.status,
+                    _owner_pid(instance, run.run_id),
+                    now - record.create_timestamp.timestamp(),
+                )
+            )
+    return owners
+
+
+def runs_stored_here(instance: dg.DagsterInstance) -> bool:
+    return isinstance(instance.run_storage, SqliteRunStorage)
+
+
+def mark_failed(instance: dg.DagsterInstance, owner: RunOwner) -> None:
+    run = instance.get_run_by_id(owner.run_id)
+    if run is not None:
+        instance.report_run_failed(
+            run,
+            message=f"Its process (pid {owner.pid}) is gone: marked failed by `snowplow-dagster "
+            "run`, which resumes the batch from its manifest.",
+        )
+
+
+def unfinished_batches(instance: dg.DagsterInstance, final_asset: str) -> list[str]:
+    """Batches whose last asset was never materialised, and which have a run that ended: failed,
+    cancelled, or a partial selection. Batches without any run are the claim's (orphans)."""
+    done = instance.get_materialized_partitions(dg.AssetKey(final_asset))
+    return [
+        batch
+        for batch in instance.get_dynamic_partitions(batches.name)
+        if batch not in done and _has_ended_run(instance, batch)
+    ]
+
+
+def _has_ended_run(instance: dg.DagsterInstance, batch: str) -> bool:
+    records = instance.get_run_records(filters=dg.RunsFilter(tags={PARTITION_TAG: batch}), limit=1)
+    return bool(records) and records[0].dagster_run.is_finished
+
+
+def _owner_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid Dagster's executor logged when it started executing the run's steps."""
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        event = entry.dagster_event
+        data = event.engine_event_data if event is not None else None
+        pid = data.metadata.get("pid") if data is not None else None
+        if pid is not None and str(pid.value).isdigit():
+            return int(pid.value)
+    return None
+
+
+def describe(owners: Sequence[RunOwner]) -> str:
+    return "; ".join(
+        f"batch {o.batch or '?'} is in run {o.run_id} ({o.status.value}"
+        + (f", pid {o.pid})" if o.pid is not None else ")")
+        for o in owners
+    )

@@ -1,0 +1,451 @@
+"""The enrichment Spark application: Spark Enrich's command line, our per-line core, Hadoop I/O.
+
+Run as ``python -m snowplow_dagster.enrich.job`` or ``spark-submit .../job.py`` with Spark
+Enrich's arguments. Everything the job touches is named by URI (``hdfs://``, ``s3://``,
+``file://`` or a plain path on Hadoop's default file system), so the same command runs on a laptop
+and on EMR in cluster deploy mode.
+
+The shape of a run, and why:
+
+- Configuration is decoded and an ``Enricher`` is built on the driver before Spark reads anything,
+  so a bad enrichments JSON or input format fails in seconds, not after a cluster has spun up.
+- Input is read with Spark's text data source: it streams lines file by file (gzip by extension, as
+  Hadoop does), recurses into instance sub-folders, and names the file when one cannot be read.
+- Each partition builds (or reuses) one ``Enricher`` per Python worker and turns lines into tagged
+  records: good TSV lines, bad-row JSON lines and one tally per partition. The records are
+  persisted to disk, so the counts and the two outputs are read from one computation; counts are
+  exact even when tasks are retried, which accumulators would not guarantee.
+- Outputs are written with Spark's text data source in overwrite mode, as Spark Enrich wrote them:
+  lines verbatim (no quoting), ``part-NNNNN-<uuid>-c000.txt[.gz]`` names (what EmrEtlRunner's
+  compaction step's ``--groupBy`` expects), the folder and ``_SUCCESS`` even when there is nothing
+  to write, and an earlier attempt's output replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import functools
+import itertools
+import json
+import logging
+import operator
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, NoReturn
+
+from py4j.java_gateway import is_instance_of
+from py4j.protocol import Py4JJavaError
+from pyspark import SparkConf, SparkContext, StorageLevel
+from pyspark.sql import SparkSession
+
+from snowplow_dagster.enrich.iglu import check_self_describing
+from snowplow_dagster.enrich.pipeline import Enricher
+
+APP_NAME = "snowplow-enrich"
+_TEXT_SCHEMA = "value string"
+_RESOLVER_CONFIG = ("com.snowplowanalytics.iglu", "resolver-config", "jsonschema", 1)
+
+# Suffixes Hadoop maps to a codec when one is registered; without it the bytes are read as text.
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".lzo", ".snappy", ".zst", ".lz4", ".deflate")
+
+# Tags of the records one partition emits: an output line, or the partition's tally.
+_GOOD, _BAD, _TALLY = 0, 1, 2
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigError(ValueError):
+    """The command line or the configuration it carries is unusable; nothing has been read."""
+
+
+class InputReadError(RuntimeError):
+    """An input file cannot be read (corrupt gzip, truncated upload, hidden name); names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnricherSpec:
+    """Everything a worker needs to build its ``Enricher``; hashable, so it keys the cache."""
+
+    input_format: str
+    enrichments_json: str
+    etl_timestamp_ms: int
+
+    def build(self) -> Enricher:
+        return Enricher.from_config(self.input_format, self.enrichments_json, self.etl_timestamp_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class JobConfig:
+    """The decoded command line: checked once on the driver, then only the spec travels."""
+
+    input_folder: str
+    output_folder: str
+    bad_folder: str
+    enricher: EnricherSpec
+    iglu_config: dict[str, Any] | None
+    """The Iglu resolver config, validated; the seam for schema validation by the core."""
+    local: bool
+    output_compression: str
+    counts_file: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    """What happened to the input lines; the line-conservation asset check reads these.
+
+    Every input line is skipped (a header), has output (at least one good event or bad row), or
+    was lost: ``input_lines == skipped_lines + lines_with_output`` means nothing was lost.
+    """
+
+    input_lines: int = 0
+    skipped_lines: int = 0
+    lines_with_output: int = 0
+    good_events: int = 0
+    bad_rows: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Raises instead of exiting, so ``run_job`` can be called in-process."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{self.prog}: {message}")
+
+
+def _argument_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog=APP_NAME, description="Snowplow batch enrichment on Spark.")
+    parser.add_argument("--input-folder", required=True)
+    parser.add_argument("--input-format", required=True)
+    parser.add_argument("--output-folder", required=True)
+    parser.add_argument("--bad-folder", required=True)
+    parser.add_argument("--enrichments", required=True, help="base64 enrichments JSON")
+    parser.add_argument("--iglu-config", help="base64 Iglu resolver JSON")
+    parser.add_argument("--etl-timestamp", required=True, type=int, help="milliseconds")
+    parser.add_argument("--local", action="store_true", help="local master unless one is given")
+    parser.add_argument(
+        "--output-compression", choices=("none", "gzip"), default="none", help="of good events"
+    )
+    parser.add_argument("--counts-file", help="URI of a JSON file to write the counts to")
+    return parser
+
+
+def decode_base64_json(value: str, what: str) -> Any:
+    """Decode base64 JSON as leniently as commons-codec: either alphabet, padding optional."""
+    text = "".join(value.split()).translate(str.maketrans("+/", "-_")).rstrip("=")
+    try:
+        return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8"))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(f"--{what} is not base64-encoded JSON: {error}") from error
+
+
+def parse_args(argv: Sequence[str]) -> JobConfig:
+    """Decode and check the whole command line; raises ConfigError naming what is wrong."""
+    args = _argument_parser().parse_args(list(argv))
+    if args.etl_timestamp < 0:
+        raise ConfigError(
+            f"--etl-timestamp must be milliseconds since the epoch: {args.etl_timestamp}"
+        )
+    enrichments = decode_base64_json(args.enrichments, "enrichments")
+    iglu_config = None
+    if args.iglu_config is not None:
+        iglu_config = decode_base64_json(args.iglu_config, "iglu-config")
+        _, errors = check_self_describing(iglu_config, expected=_RESOLVER_CONFIG)
+        if errors:
+            raise ConfigError(f"--iglu-config is not an Iglu resolver config: {'; '.join(errors)}")
+    return JobConfig(
+        input_folder=args.input_folder,
+        output_folder=args.output_folder,
+        bad_folder=args.bad_folder,
+        enricher=EnricherSpec(
+            input_format=args.input_format,
+            enrichments_json=json.dumps(enrichments, separators=(",", ":"), ensure_ascii=False),
+            etl_timestamp_ms=args.etl_timestamp,
+        ),
+        iglu_config=iglu_config,
+        local=args.local,
+        output_compression=args.output_compression,
+        counts_file=args.counts_file,
+    )
+
+
+def _check_enricher(spec: EnricherSpec) -> None:
+    """Build the enricher once on the driver: a bad config fails here, before any Spark work."""
+    try:
+        _enricher(spec)
+    except Exception as error:
+        raise ConfigError(f"cannot build the enrichment pipeline: {error}") from error
+
+
+# --- the per-partition work (runs in Python workers) ------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _enricher(spec: EnricherSpec) -> Enricher:
+    """One Enricher per worker process and config: MaxMind readers cannot be pickled, and
+    building the registry per task would cost more than enriching a small partition."""
+    return spec.build()
+
+
+def enrich_partition(
+    spec: EnricherSpec, rows: Iterable[Sequence[str]]
+) -> Iterator[tuple[int, Any]]:
+    """Tagged output records for one partition of ``value`` rows, then the partition's tally."""
+    process_line = _enricher(spec).process_line
+    input_lines = skipped = with_output = good = bad = 0
+    for (line,) in rows:
+        input_lines += 1
+        result = process_line(line)
+        if result.good or result.bad:
+            with_output += 1
+            good += len(result.good)
+            bad += len(result.bad)
+            for tsv in result.good:
+                yield _GOOD, tsv
+            for row in result.bad:
+                yield _BAD, row
+        elif result.skipped:
+            skipped += 1
+    yield _TALLY, (input_lines, skipped, with_output, good, bad)
+
+
+def _has_tag(tag: int, record: tuple[int, Any]) -> bool:
+    return record[0] == tag
+
+
+def _as_row(record: tuple[int, str]) -> tuple[str]:
+    return (record[1],)
+
+
+def _add_tallies(left: tuple[int, ...], right: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(map(operator.add, left, right))
+
+
+# --- Hadoop file system, through the JVM gateway ----------------------------------------------
+
+
+def _hadoop_path(spark: SparkSession, uri: str) -> tuple[Any, Any]:
+    """The Hadoop FileSystem and Path for a URI: the same code serves hdfs://, s3:// and file:."""
+    sc = spark.sparkContext
+    path = sc._jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(sc._jsc.hadoopConfiguration()), path
+
+
+def _qualified(spark: SparkSession, uri: str) -> str:
+    fs, path = _hadoop_path(spark, uri)
+    return fs.makeQualified(path).toString().rstrip("/") + "/"
+
+
+def _check_folders(spark: SparkSession, config: JobConfig) -> None:
+    """Refuse to start when the input is missing, or when replacing one output folder would
+    delete the input or the other output."""
+    fs, path = _hadoop_path(spark, config.input_folder)
+    if not fs.exists(path):
+        raise ConfigError(f"--input-folder does not exist: {config.input_folder}")
+    folders = {
+        "--input-folder": config.input_folder,
+        "--output-folder": config.output_folder,
+        "--bad-folder": config.bad_folder,
+    }
+    qualified = {flag: _qualified(spark, folder) for flag, folder in folders.items()}
+    for one, other in itertools.combinations(folders, 2):
+        if qualified[one].startswith(qualified[other]) or qualified[other].startswith(
+            qualified[one]
+        ):
+            raise ConfigError(f"{one} {folders[one]} overlaps {other} {folders[other]}")
+
+
+def is_invisible(relative_path: str) -> bool:
+    """Whether Spark's file readers skip a file (a path component starts with '_' or '.').
+
+    Hadoop's own markers and checksums are expected there and hold no events.
+    """
+    parts = relative_path.split("/")
+    name = parts[-1]
+    if name == "_SUCCESS" or (name.startswith(".") and name.endswith(".crc")):
+        return False
+    return any(part.startswith(("_", ".")) for part in parts)
+
+
+def _check_input_files(spark: SparkSession, folder: str) -> None:
+    """Refuse to start when Spark would silently leave input files out, or read compressed
+    files as text.
+
+    Clojure collector logs are published as ``_var_log_tomcat8_...``: reading such a folder as
+    it is would lose them without a word. A ``.lzo`` file without hadoop-lzo registered would
+    be read as binary "lines", each one a bad row.
+    """
+    sc = spark.sparkContext
+    fs, path = _hadoop_path(spark, folder)
+    codecs = sc._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
+        sc._jsc.hadoopConfiguration()
+    )
+    root = _qualified(spark, folder)
+    invisible, undecodable = [], []
+    files = fs.listFiles(path, True)
+    while files.hasNext():
+        status = files.next()
+        uri = status.getPath().toString()
+        if is_invisible(uri.removeprefix(root)):
+            if status.getLen() > 0:
+                invisible.append(uri)
+        elif uri.endswith(_COMPRESSED_SUFFIXES) and codecs.getCodec(status.getPath()) is None:
+            undecodable.append(uri)
+    if invisible:
+        raise InputReadError(
+            f"{len(invisible)} input file(s) would be skipped because Hadoop and Spark ignore "
+            f"names starting with '_' or '.': {_some(invisible)}. Strip the leading characters "
+            "when staging, as EmrEtlRunner's --groupBy '.*/_*(.+)' does for Clojure collector logs"
+        )
+    if undecodable:
+        raise InputReadError(
+            f"no Hadoop compression codec is registered for {len(undecodable)} input file(s): "
+            f"{_some(undecodable)}. Add it to io.compression.codecs (for .lzo, hadoop-lzo's "
+            "com.hadoop.compression.lzo.LzopCodec) or stage the files gzip-compressed"
+        )
+
+
+def _some(uris: list[str], shown: int = 5) -> str:
+    more = f" and {len(uris) - shown} more" if len(uris) > shown else ""
+    return ", ".join(uris[:shown]) + more
+
+
+def _write_text_file(spark: SparkSession, uri: str, text: str) -> None:
+    """Write a small text file anywhere Hadoop can (the counts file), replacing what was there."""
+    fs, path = _hadoop_path(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+# --- the job ------------------------------------------------------------------------------------
+
+
+def _read_error(spark: SparkSession, error: Py4JJavaError) -> InputReadError | None:
+    """The input file a failed Spark job could not read, from Spark's FAILED_READ_FILE error.
+
+    Spark 4 wraps reader failures in a SparkException with condition ``FAILED_READ_FILE.*`` whose
+    ``path`` parameter names the file; the root cause says what was wrong with it.
+    """
+    gateway = spark.sparkContext._gateway
+    path = None
+    cause = error.java_exception
+    root = cause
+    while cause is not None:
+        root = cause
+        if path is None and is_instance_of(gateway, cause, "org.apache.spark.SparkThrowable"):
+            condition = cause.getCondition()
+            if condition is not None and condition.startswith("FAILED_READ_FILE"):
+                path = cause.getMessageParameters().get("path")
+        cause = cause.getCause()
+    if path is None:
+        return None
+    return InputReadError(f"cannot read input file {path}: {root.toString()}")
+
+
+def _enrich(spark: SparkSession, config: JobConfig) -> JobCounts:
+    lines = (
+        spark.read.option("recursiveFileLookup", "true")
+        .option("ignoreCorruptFiles", "false")
+        .option("ignoreMissingFiles", "false")
+        .text(config.input_folder)
+    )
+    records = lines.rdd.mapPartitions(functools.partial(enrich_partition, config.enricher))
+    records.persist(StorageLevel.DISK_ONLY)
+    try:
+        try:
+            tally = (
+                records.filter(functools.partial(_has_tag, _TALLY))
+                .map(operator.itemgetter(1))
+                .fold((0, 0, 0, 0, 0), _add_tallies)
+            )
+        except Py4JJavaError as error:
+            read_error = _read_error(spark, error)
+            if read_error is None:
+                raise
+            raise read_error from None
+        good_codec = "gzip" if config.output_compression == "gzip" else "none"
+        outputs = ((_GOOD, config.output_folder, good_codec), (_BAD, config.bad_folder, "none"))
+        for tag, folder, codec in outputs:
+            lines = records.filter(functools.partial(_has_tag, tag)).map(_as_row)
+            spark.createDataFrame(lines, _TEXT_SCHEMA).write.mode("overwrite").option(
+                "compression", codec
+            ).text(folder)
+    finally:
+        records.unpersist()
+    return JobCounts(*tally)
+
+
+def _session(local: bool) -> SparkSession:
+    """The job's own session; ``--local`` sets ``local[*]`` unless spark-submit gave a master.
+
+    In local mode Python workers must run this interpreter (the one with our packages), not
+    whatever ``python3`` is first on PATH.
+    """
+    builder = SparkSession.builder.appName(APP_NAME)
+    if local:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        SparkContext._ensure_initialized()  # loads spark-submit's conf, so SparkConf() sees it
+        builder = builder.master(SparkConf().get("spark.master", "local[*]"))
+    return builder.getOrCreate()
+
+
+def run_job(argv: Sequence[str], spark: SparkSession | None = None) -> JobCounts:
+    """Run the enrichment job; with ``spark`` given it runs in that session and leaves it open.
+
+    Raises ConfigError before any data is read when the command line or configuration is
+    unusable, and InputReadError naming the file when an input file cannot be read or would be
+    skipped.
+    """
+    config = parse_args(argv)
+    _check_enricher(config.enricher)
+    owned = spark is None
+    if spark is None:
+        spark = _session(config.local)
+    try:
+        _check_folders(spark, config)
+        _check_input_files(spark, config.input_folder)
+        counts = _enrich(spark, config)
+        logger.info(counts.to_json())
+        if config.counts_file:
+            _write_text_file(spark, config.counts_file, counts.to_json() + "\n")
+        return counts
+    finally:
+        if owned:
+            spark.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry: 0 on success, 2 for a bad configuration, 1 when the input is bad."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        run_job(sys.argv[1:] if argv is None else argv)
+    except ConfigError as error:
+        print(f"{APP_NAME}: configuration error: {error}", file=sys.stderr)
+        return 2
+    except InputReadError as error:
+        print(f"{APP_NAME}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    # Run through the importable module, so the functions Spark ships to workers are pickled by
+    # reference to ``snowplow_dagster.enrich.job`` rather than by value from ``__main__``.
+    from snowplow_dagster.enrich.job import main as _main
+
+    sys.exit(_main())

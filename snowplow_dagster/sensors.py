@@ -1,0 +1,165 @@
+"""The in-bucket sensor: new objects become a batch partition and one run of the mode's job.
+
+A tick claims (``claiming.claim``: lists the in-locations, writes manifests, commits), then asks
+``decide_tick``, a pure function of what was claimed, what is pending and the cursor, which batches
+to request. A tick costs one listing of each in-location plus reads of the pending manifests, and
+a run-history lookup only for a pending batch the cursor does not know: never anything that grows
+with the number of past batches.
+
+Requests use the batch id as run key, so the daemon never launches two runs for one batch. A
+batch claimed but never requested (the process died between committing its manifest and the tick
+ending, or a pass claimed it and died) is requested again once it is older than the grace period
+and has no run; the grace keeps a tick from taking over a batch a concurrent pass just claimed.
+"""
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from snowplow_dagster.claiming import claim
+from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, PARTITION_TAG, STREAM_JOB
+from snowplow_dagster.jobs import batch_job, stream_job
+from snowplow_dagster.manifest import batch_time
+from snowplow_dagster.partitions import batches
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
+
+INTERVAL_ENV = "SNOWPLOW_DAGSTER_SENSOR_INTERVAL_SECONDS"
+DEFAULT_INTERVAL_SECONDS = 60
+ORPHAN_GRACE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class SensorCursor:
+    """What the last tick did: when, and which pending batches it knows were requested.
+
+    Only batches still pending are kept, so the cursor stays as small as the pending index.
+    """
+
+    last_tick: str | None = None
+    requested: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps({"last_tick": self.last_tick, "requested": list(self.requested)})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "SensorCursor":
+        if not text:
+            return cls()
+        document = json.loads(text)
+        return cls(document.get("last_tick"), tuple(document.get("requested", ())))
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """What a tick found: batches it just claimed, every pending batch (these included), and
+    which of the pending batches already have a run in the instance."""
+
+    new: tuple[str, ...]
+    pending: tuple[str, ...]
+    with_runs: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class TickSettings:
+    job_name: str
+    orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS
+
+
+@dataclass(frozen=True)
+class TickDecision:
+    job_name: str
+    requests: tuple[str, ...]
+    """Batches to request a run for; their partitions are added in the same result."""
+    cursor: SensorCursor
+    skip_reason: str | None = None
+    orphans: tuple[str, ...] = ()
+    """Of ``requests``: pending batches found without a run."""
+
+
+def orphan_candidates(
+    new: Iterable[str], pending: Iterable[str], cursor: SensorCursor
+) -> tuple[str, ...]:
+    """Pending batches neither just claimed nor known to the cursor: the only ones whose run
+    history a tick looks up."""
+    known = set(new) | set(cursor.requested)
+    return tuple(sorted(batch for batch in pending if batch not in known))
+
+
+def decide_tick(
+    outcome: ClaimOutcome, cursor: SensorCursor, now: datetime, settings: TickSettings
+) -> TickDecision:
+    """Which batches this tick requests, and the cursor it leaves."""
+    grace = now - timedelta(seconds=settings.orphan_grace_seconds)
+    orphans = tuple(
+        batch
+        for batch in orphan_candidates(outcome.new, outcome.pending, cursor)
+        if batch not in outcome.with_runs and batch_time(batch) <= grace
+    )
+    requests = tuple(sorted({*outcome.new, *orphans}))
+    still_pending = set(outcome.pending) | set(outcome.new)
+    requested = (set(cursor.requested) | set(requests) | set(outcome.with_runs)) & still_pending
+    next_cursor = SensorCursor(now.isoformat(), tuple(sorted(requested)))
+    skip = None
+    if not requests:
+        skip = f"Nothing new to claim; {len(outcome.pending)} batch(es) pending"
+    return TickDecision(settings.job_name, requests, next_cursor, skip, orphans)
+
+
+def batches_with_runs(instance: dg.DagsterInstance, candidates: Sequence[str]) -> frozenset[str]:
+    """Of these batches, those that have a run of any job (one query per candidate: few)."""
+    return frozenset(
+        batch
+        for batch in candidates
+        if instance.get_run_records(filters=dg.RunsFilter(tags={PARTITION_TAG: batch}), limit=1)
+    )
+
+
+def claim_tick(
+    instance: dg.DagsterInstance,
+    pipeline: SnowplowPipeline,
+    cursor: SensorCursor,
+    now: datetime,
+) -> TickDecision:
+    """Claim what waits, then decide: the part of a tick that a pass (``passes.py``) shares."""
+    storage = pipeline.storage()
+    new = tuple(m.batch_id for m in claim(storage, pipeline.claim_settings(), now=now))
+    pending, _ = pipeline.manifest_store(storage).pending()
+    candidates = orphan_candidates(new, pending, cursor)
+    outcome = ClaimOutcome(new, pending, batches_with_runs(instance, candidates))
+    job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
+    return decide_tick(outcome, cursor, now, TickSettings(job_name))
+
+
+@dg.sensor(
+    name="in_bucket_sensor",
+    jobs=[batch_job, stream_job],
+    minimum_interval_seconds=int(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS)),
+    description="Claims new objects of the in-bucket(s) (or the stream location) into batches "
+    "and requests one run per batch. The quiet period and batch caps come from config.yml.",
+)
+def in_bucket_sensor(
+    context: dg.SensorEvaluationContext, pipeline: SnowplowPipeline
+) -> dg.SensorResult:
+    cursor = SensorCursor.from_json(context.cursor)
+    decision = claim_tick(context.instance, pipeline, cursor, datetime.now(UTC))
+    if decision.orphans:
+        context.log.warning(f"Requesting runs for batches claimed without one: {decision.orphans}")
+    if decision.skip_reason is not None:
+        return dg.SensorResult(skip_reason=decision.skip_reason, cursor=decision.cursor.to_json())
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=batch,
+                partition_key=batch,
+                job_name=decision.job_name,
+                tags={BATCH_TAG: batch},
+            )
+            for batch in decision.requests
+        ],
+        dynamic_partitions_requests=[batches.build_add_request(list(decision.requests))],
+        cursor=decision.cursor.to_json(),
+    )

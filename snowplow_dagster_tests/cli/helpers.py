@@ -1,0 +1,75 @@
+"""An engine that enriches without Spark, and the command lines the tests run.
+
+``LineCountingEngine`` stands in for the execution engine where a test is about the command line
+and the batch's state, not about enrichment (Spark is tested in ``enrich/`` and once here): every
+raw line becomes one good event, so "enriched output once" is checkable line for line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from snowplow_dagster.resources.engine import StepConfig, StepFailed, StepResult
+from snowplow_dagster.resources.pipeline import SAMPLE_RESOLVER
+from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
+from snowplow_dagster.resources.storage import Location, storage_for
+
+
+def _arg(step: StepConfig, flag: str) -> str:
+    args = step["HadoopJarStep"]["Args"]
+    return args[args.index(flag) + 1]
+
+
+class LineCountingEngine:
+    """Reads the batch's raw folder the first step names and writes one good line per raw line,
+    the counts file and ``_SUCCESS``; ``failures`` > 0 fails that many calls first."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def run_steps(
+        self,
+        steps: Sequence[StepConfig],
+        *,
+        log: logging.Logger,
+        cancel_event: threading.Event | None = None,
+    ) -> list[StepResult]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise StepFailed(f"{ENRICH} failed: injected", [StepResult(ENRICH, "FAILED")])
+        by_name = {step["Name"]: step for step in steps}
+        raw = Location.parse(_arg(by_name[RAW_TO_HDFS], "--src")).folder()
+        storage = storage_for(raw)
+        lines = [
+            line
+            for info in storage.list(raw)
+            for line in gzip.decompress(storage.read(raw.object(info.key)).data).splitlines()
+        ]
+        good = Location.parse(_arg(by_name[ENRICHED_TO_S3], "--dest")).folder()
+        storage.write(good.join("part-00000"), b"".join(line + b"\n" for line in lines))
+        storage.write(good.join("_SUCCESS"), b"")
+        counts = Location.parse(_arg(by_name[ENRICH], "--counts-file"))
+        n = len(lines)
+        storage.write(
+            counts,
+            json.dumps(
+                {
+                    "input_lines": n,
+                    "skipped_lines": 0,
+                    "lines_with_output": n,
+                    "good_events": n,
+                    "bad_rows": 0,
+                }
+            ).encode(),
+        )
+        return [StepResult(step["Name"], "COMPLETED") for step in steps]
+
+
+def run_args(config: Path, *extra: str) -> list[str]:
+    return ["run", "-c", str(config), "-r", str(SAMPLE_RESOLVER), *extra]

@@ -1,0 +1,99 @@
+"""``snowplow-dagster lint``: ``Valid ...`` and exit 0, or the errors by key and exit 1, no secret
+ever printed, and no data touched (no instance, no storage)."""
+
+import json
+import shutil
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+from snowplow_dagster.cli import main
+from snowplow_dagster.resources.pipeline import SAMPLE_CONFIG, SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.fixture(autouse=True)
+def demo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNOWPLOW_DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+
+def test_lint_all_of_the_samples_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "lint",
+            "all",
+            "-c",
+            str(SAMPLE_CONFIG),
+            "-r",
+            str(SAMPLE_RESOLVER),
+            "-n",
+            str(SAMPLE_ENRICHMENTS),
+        ]
+    )
+    assert code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"Valid configuration: {SAMPLE_CONFIG}",
+        "Valid Iglu resolver config",
+        "Valid enrichments",
+    ]
+    assert list(Path.cwd().iterdir()) == []  # no instance, nothing written
+
+
+def test_config_errors_name_the_key_and_never_the_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yml"
+    text = SAMPLE_CONFIG.read_text().replace(
+        "  s3:\n", f"  access_key_id: AKIAEXAMPLE\n  secret_access_key: {SECRET}\n  s3:\n", 1
+    )
+    config.write_text(text.replace("format: cloudfront", "format: thrift-please"))
+
+    assert main(["lint", "config", "-c", str(config)]) == 1
+
+    err = capsys.readouterr().err
+    assert "collectors.format" in err and str(config) in err
+    assert SECRET not in err
+
+
+def test_config_is_read_from_stdin_with_dash(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", StringIO(SAMPLE_CONFIG.read_text()))
+    assert main(["lint", "config", "-c", "-"]) == 0
+    assert capsys.readouterr().out.startswith("Valid configuration")
+
+
+def test_an_enrichment_with_a_bad_parameter_fails_the_lint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    enrichments = tmp_path / "enrichments"
+    shutil.copytree(SAMPLE_ENRICHMENTS, enrichments)
+    anon_ip = json.loads((enrichments / "anon_ip.json").read_text())
+    anon_ip["data"]["parameters"]["anonOctets"] = 7
+    (enrichments / "anon_ip.json").write_text(json.dumps(anon_ip))
+
+    code = main(["lint", "enrichments", "-r", str(SAMPLE_RESOLVER), "-n", str(enrichments)])
+
+    assert code == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["Valid Iglu resolver config"]
+    assert "anon_ip" in captured.err.lower() or "anonOctets" in captured.err
+
+
+def test_a_broken_resolver_and_missing_flags_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    resolver = tmp_path / "resolver.json"
+    schema = "iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-1"
+    broken = {"schema": schema, "data": {"cacheSize": -1, "repositories": []}}
+    resolver.write_text(json.dumps(broken))
+    assert main(["lint", "resolver", "-r", str(resolver)]) == 1
+    err = capsys.readouterr().err
+    assert "data.cacheSize" in err and "data.repositories" in err
+
+    assert main(["lint", "enrichments", "-r", str(SAMPLE_RESOLVER)]) == 1
+    assert "needs -n/--enrichments" in capsys.readouterr().err

@@ -1,0 +1,277 @@
+"""Whole batches through Dagster on the embedded default: claim, stage, enrich (local Spark),
+archive, checks; a re-enrichment backfill; Stream Enrich mode; and the same on the S3 server."""
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from pydantic import Field
+
+from snowplow_dagster.assets import all_assets, asset_checks, enriched
+from snowplow_dagster.jobs import jobs
+from snowplow_dagster.passes import PassResult, run_pass
+from snowplow_dagster.resources.emr_runner import EmrClusterEnded
+from snowplow_dagster.resources.engine import StepConfig, StepFailed, StepResult
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3
+from snowplow_dagster.resources.storage import Location, storage_for
+from snowplow_dagster_tests.fixtures.s3 import Backend
+from snowplow_dagster_tests.platform.helpers import (
+    gunzipped_lines,
+    pipeline_for,
+    put_raw_logs,
+    write_config,
+)
+
+
+def check_outcomes(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def enriched_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    [materialization] = result.asset_materializations_for_node("enriched_events")
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def assert_enriched_batch(backend: Backend, batch: str, metadata: dict[str, object]) -> None:
+    """Good events and bad rows on storage are exactly what the counts say: none twice."""
+    counts = json.loads(backend.objects(f"manifests/enrich_counts/{batch}.json").popitem()[1])
+    good = backend.objects(f"enriched/good/run={batch}/")
+    assert f"enriched/good/run={batch}/_SUCCESS" in good
+    assert len(gunzipped_lines(good)) == counts["good_events"] == metadata["events"]
+    bad = gunzipped_lines(backend.objects(f"enriched/bad/run={batch}/"))
+    assert len(bad) == counts["bad_rows"] == metadata["bad_rows"]
+    assert counts["input_lines"] == counts["skipped_lines"] + counts["lines_with_output"]
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_a_batch_runs_end_to_end_and_a_backfill_replaces_its_output(
+    backend: Backend, tmp_path: Path
+) -> None:
+    with dg.instance_for_test() as instance:
+        pipeline = pipeline_for(tmp_path, backend.root)
+        lines = put_raw_logs(backend, tmp_path, "in/", events=300, files=3)
+
+        done = run_pass(instance, pipeline)
+
+        assert done.success and done.job_name == "batch_job"
+        [batch] = done.batches
+        [result] = done.results
+        assert check_outcomes(result) == {
+            "line_conservation": True,
+            "bad_row_ratio": True,
+            "output_schema": True,
+            "archive_completeness": True,
+        }
+        metadata = enriched_metadata(result)
+        assert metadata["input_lines"] == lines
+        assert metadata["input"] == backend.root.join(f"processing/run={batch}/").uri
+        assert_enriched_batch(backend, batch, metadata)
+        assert backend.objects("in/") == {} and backend.objects("processing/") == {}
+        assert len(backend.objects(f"archive/raw/run={batch}/")) == 3
+        assert instance.get_dynamic_partitions("batches") == [batch]
+        good_before = backend.objects(f"enriched/good/run={batch}/")
+
+        # Re-enrich the archived batch: staging is a no-op, input is the archive, output replaced.
+        resources = {"pipeline": pipeline}
+        job = dg.Definitions(
+            assets=all_assets, asset_checks=asset_checks, jobs=jobs, resources=resources
+        ).resolve_job_def("batch_job")
+        again = job.execute_in_process(
+            instance=instance,
+            partition_key=batch,
+            asset_selection=[dg.AssetKey("staged_logs"), dg.AssetKey("enriched_events")],
+        )
+
+        assert again.success
+        [staged] = again.asset_materializations_for_node("staged_logs")
+        archive = backend.root.join(f"archive/raw/run={batch}/").uri
+        assert staged.metadata["location"].value == archive
+        metadata = enriched_metadata(again)
+        assert metadata["input"] == archive
+        assert metadata["input_lines"] == lines
+        assert metadata["replaced_objects"] > 0
+        assert_enriched_batch(backend, batch, metadata)
+        assert len(backend.objects(f"enriched/good/run={batch}/")) == len(good_before)
+        assert all(check_outcomes(again).values())
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("backend", ["s3"], indirect=True)
+def test_a_batch_runs_end_to_end_with_the_buckets_on_s3(backend: Backend, tmp_path: Path) -> None:
+    with dg.instance_for_test() as instance:
+        pipeline = pipeline_for(tmp_path, backend.root)
+        lines = put_raw_logs(backend, tmp_path, "in/", events=200, files=2)
+
+        done = run_pass(instance, pipeline)
+
+        assert done.success
+        [batch] = done.batches
+        [result] = done.results
+        assert all(check_outcomes(result).values()) and len(check_outcomes(result)) == 4
+        metadata = enriched_metadata(result)
+        assert metadata["input_lines"] == lines
+        assert_enriched_batch(backend, batch, metadata)
+        assert len(backend.objects(f"archive/raw/run={batch}/")) == 2
+        assert backend.objects("in/") == {}
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_stream_mode_stages_enriched_files_into_a_run_folder(
+    backend: Backend, tmp_path: Path
+) -> None:
+    pipeline = pipeline_for(tmp_path, backend.root, stream=True)
+    backend.put("stream/2026/11/21/part-1.gz", b"enriched-1")
+    backend.put("stream/2026/11/21/part-2.gz", b"enriched-2")
+    with dg.instance_for_test() as instance:
+        done = run_pass(instance, pipeline)
+
+        assert done.success and done.job_name == "stream_job"
+        [batch] = done.batches
+        [result] = done.results
+        [staged] = result.asset_materializations_for_node("staged_enriched")
+        assert staged.metadata["files"].value == 2
+
+        assert backend.objects("stream/") == {}
+        assert backend.objects(f"enriched/good/run={batch}/") == {
+            f"enriched/good/run={batch}/2026/11/21/part-1.gz": b"enriched-1",
+            f"enriched/good/run={batch}/2026/11/21/part-2.gz": b"enriched-2",
+            f"enriched/good/run={batch}/_SUCCESS": b"",
+        }
+        assert run_pass(instance, pipeline).batches == ()  # nothing left: EmrEtlRunner's exit 3
+
+
+# ------------------------------------------------- enrichment outcomes, with a stand-in engine
+
+
+FAILURES = {
+    "cluster-lost": EmrClusterEnded("EMR steps did not complete: the cluster ended", []),
+    "step-failed": StepFailed("[enrich] spark: Enrich Raw Events failed", []),
+}
+
+
+class ScriptedEngine:
+    """Writes the counts file and good lines where the steps say (no Spark), or raises one of
+    ``FAILURES``."""
+
+    def __init__(self, counts: dict[str, int], good_lines: list[str], failure: str | None) -> None:
+        self.counts = counts
+        self.good_lines = good_lines
+        self.failure = failure
+
+    def run_steps(
+        self,
+        steps: Sequence[StepConfig],
+        *,
+        log: logging.Logger,
+        cancel_event: threading.Event | None = None,
+    ) -> list[StepResult]:
+        if self.failure is not None:
+            raise FAILURES[self.failure]
+        args = next(s for s in steps if s["Name"] == ENRICH)["HadoopJarStep"]["Args"]
+        counts_file = Location.parse(args[args.index("--counts-file") + 1])
+        storage = storage_for(counts_file)
+        storage.write(counts_file, json.dumps(self.counts).encode())
+        copy = next(s for s in steps if s["Name"] == ENRICHED_TO_S3)["HadoopJarStep"]["Args"]
+        good = Location.parse(copy[copy.index("--dest") + 1])
+        storage.write(
+            good.join("part-00000"), "".join(f"{line}\n" for line in self.good_lines).encode()
+        )
+        return [StepResult(step["Name"], "COMPLETED") for step in steps]
+
+
+class ScriptedPipeline(SnowplowPipeline):
+    counts_json: str = "{}"
+    good_lines: list[str] = Field(default_factory=list)
+    failure: str | None = None
+
+    def execution_engine(self) -> ScriptedEngine:
+        return ScriptedEngine(json.loads(self.counts_json), self.good_lines, self.failure)
+
+
+def run_with(
+    backend: Backend,
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+    *,
+    counts: dict[str, int] | None = None,
+    good_lines: list[str] | None = None,
+    failure: str | None = None,
+) -> tuple[PassResult, str]:
+    config = write_config(tmp_path / "config.yml", backend.root)
+    pipeline = ScriptedPipeline(
+        config_path=str(config),
+        counts_json=json.dumps(counts or {}),
+        good_lines=good_lines or [],
+        failure=failure,
+    )
+    backend.put("in/a.gz", b"a")
+    done = run_pass(instance, pipeline)
+    return done, done.batches[0]
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_lost_lines_block_archiving(backend: Backend, tmp_path: Path) -> None:
+    lost = {"input_lines": 10, "skipped_lines": 2, "lines_with_output": 7}
+    counts = {**lost, "good_events": 7, "bad_rows": 0}
+    with dg.instance_for_test() as instance:
+        done, batch = run_with(backend, tmp_path, instance, counts=counts)
+
+        assert not done.success
+        [result] = done.results
+        assert check_outcomes(result)["line_conservation"] is False
+        assert result.asset_materializations_for_node("archived_logs") == []
+        assert list(backend.objects(f"processing/run={batch}/")) == [f"processing/run={batch}/a.gz"]
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_many_bad_rows_and_a_malformed_event_warn_without_blocking(
+    backend: Backend, tmp_path: Path
+) -> None:
+    counts = {
+        "input_lines": 10,
+        "skipped_lines": 0,
+        "lines_with_output": 10,
+        "good_events": 1,
+        "bad_rows": 9,
+    }
+    with dg.instance_for_test() as instance:
+        done, batch = run_with(
+            backend, tmp_path, instance, counts=counts, good_lines=["only\tthree\tfields"]
+        )
+
+        assert done.success
+        [result] = done.results
+        evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert evaluations["bad_row_ratio"].passed is False
+        assert evaluations["bad_row_ratio"].severity == dg.AssetCheckSeverity.WARN
+        assert evaluations["output_schema"].passed is False
+        assert evaluations["output_schema"].metadata["invalid_lines"].value == 1
+        archived = backend.objects(f"archive/raw/run={batch}/")
+        assert list(archived) == [f"archive/raw/run={batch}/a.gz"]
+
+
+@pytest.mark.parametrize(("failure", "retried"), [("cluster-lost", True), ("step-failed", False)])
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_only_a_lost_cluster_retries_the_enrichment(
+    backend: Backend,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+    retried: bool,
+) -> None:
+    monkeypatch.setattr(enriched, "CLUSTER_LOST_WAIT_SECONDS", 0)
+    with dg.instance_for_test() as instance:
+        done, _ = run_with(backend, tmp_path, instance, failure=failure)
+
+        [result] = done.results
+        events = [e.event_type_value for e in result.all_events if e.step_key == "enriched_events"]
+        assert events.count("STEP_UP_FOR_RETRY") == (
+            enriched.CLUSTER_LOST_RETRIES if retried else 0
+        )
+        assert events[-1] == "STEP_FAILURE"
