@@ -28,11 +28,14 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The Dagster UI on a persistent local instance (SQLite under .dagster_home/).
+# The Dagster UI on the persistent local instance `make demo` writes to (SQLite under
+# .dagster_home/), with the bundled config's folders under snowplow-demo/.
+SNOWPLOW_DAGSTER_HOME ?= $(CURDIR)/snowplow-demo
 dev: install
 	mkdir -p .dagster_home
 	ln -sf ../dagster.yaml .dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev
+	SNOWPLOW_DAGSTER_HOME=$(SNOWPLOW_DAGSTER_HOME) DAGSTER_HOME=$(CURDIR)/.dagster_home \
+		$(BIN)/dagster dev -w workspace.yaml
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
