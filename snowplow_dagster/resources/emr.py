@@ -5,6 +5,10 @@ keys for (cluster mode, polling, timeout, instance fleets). ``run_steps`` checks
 the first AWS call, then hands over to ``EmrRunner`` (``emr_runner.py``), which owns the clusters.
 The request is built in ``emr_request.py``, the wait decided in ``emr_wait.py``, results and
 failure summaries written in ``emr_report.py``; ``emr_api.py`` is the only code that calls AWS.
+
+Clusters launched here first run the bundle's bootstrap action (``bundle.bootstrap_uri``, under
+the config's assets location), which ``SnowplowPipeline.application_uris`` uploads with the
+application before any step is built.
 """
 
 from __future__ import annotations
@@ -27,11 +31,18 @@ from snowplow_dagster.config import (
     PipelineConfig,
     load_config,
 )
+from snowplow_dagster.resources.bundle import bootstrap_uri
 from snowplow_dagster.resources.emr_api import EmrApi
-from snowplow_dagster.resources.emr_request import InstanceFleet, check_emr_settings, cluster_tags
+from snowplow_dagster.resources.emr_request import (
+    InstanceFleet,
+    check_emr_settings,
+    cluster_tags,
+    python_setting_warnings,
+)
 from snowplow_dagster.resources.emr_runner import EmrRunner, EmrSettings
 from snowplow_dagster.resources.emr_wait import PollSettings
 from snowplow_dagster.resources.engine import StepConfig, StepResult
+from snowplow_dagster.resources.storage import Location
 
 
 class EmrResource(dg.ConfigurableResource):
@@ -91,7 +102,10 @@ class EmrResource(dg.ConfigurableResource):
         log: logging.Logger,
         cancel_event: threading.Event | None = None,
     ) -> list[StepResult]:
-        return self.runner().run_steps(steps, log=log, cancel_event=cancel_event)
+        runner = self.runner()
+        for warning in python_setting_warnings(runner.settings.emr):
+            log.warning(warning)
+        return runner.run_steps(steps, log=log, cancel_event=cancel_event)
 
     def runner(
         self,
@@ -130,8 +144,9 @@ class EmrResource(dg.ConfigurableResource):
             ec2_subnet_ids=self.ec2_subnet_ids,
             source=pipeline.source,
         )
+        bootstrap = bootstrap_uri(Location.parse(pipeline.locations.assets))
         return EmrSettings(
-            emr=emr,
+            emr=emr.model_copy(update={"bootstrap": [bootstrap, *emr.bootstrap]}),
             log_uri=log_uri,
             region=self.region_name or emr.region,
             tags=cluster_tags(

@@ -7,6 +7,11 @@ applications, ``VisibleToAllUsers``, on-demand master. Beyond EmrEtlRunner (user
 dfr#46, sp#3634): instance fleets and several subnets, as ``EmrResource`` settings because
 ``config.yml`` has no keys for them.
 
+Every cluster runs our PySpark application, which needs Python 3.11: EMR 7.0.0 or later (Amazon
+Linux 2023 packages ``python3.11``; EMR 6 has Python 3.7 only), the bundle's bootstrap action
+(``EmrResource`` puts it before ``aws.emr.bootstrap``) and ``PYTHON_SETTINGS``, merged into
+``aws.emr.configuration`` without overriding what the user set there.
+
 Secrets: configuration properties under secret-looking names are ``SecretStr`` in ``EmrConfig``
 and are revealed only into the request itself; ``summary`` is what may be logged.
 """
@@ -23,6 +28,7 @@ import dagster as dg
 from pydantic import ConfigDict, Field
 
 from snowplow_dagster.config import ConfigError, ConfigIssue, EmrConfig, reveal
+from snowplow_dagster.resources.bundle import CLUSTER_PYTHON
 from snowplow_dagster.resources.engine import ActionOnFailure, StepConfig
 
 BATCH_TAG = "snowplow/batch-id"
@@ -31,6 +37,16 @@ _INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
 _IOPS_VOLUME_TYPES = ("io1", "gp3")
 """EmrEtlRunner sent ``volume_iops`` for io1 only (its sample sets it for gp2, where EMR refuses
 it); gp3 takes IOPS too."""
+_MINIMUM_RELEASE = 7
+PYTHON_SETTINGS = {
+    "spark-env": {"PYSPARK_PYTHON": CLUSTER_PYTHON},
+    "spark-defaults": {
+        "spark.pyspark.python": CLUSTER_PYTHON,
+        "spark.pyspark.driver.python": CLUSTER_PYTHON,
+    },
+}
+"""What makes Spark's driver and executors run the bootstrap action's Python, by classification.
+``spark-env`` properties are sent in its ``export`` sub-classification, as EMR expects them."""
 
 
 # -------------------------------------------------------------------------- fleet settings
@@ -168,17 +184,32 @@ def _fleet_issues(fleets: Sequence[InstanceFleet]) -> list[ConfigIssue]:
 
 
 def release_label(ami_version: str) -> str:
-    """``5.9.0`` (EmrEtlRunner's ``ami_version``) → ``emr-5.9.0``; ``emr-5.9.0`` is kept.
+    """``7.5.0`` (EmrEtlRunner's ``ami_version``) → ``emr-7.5.0``; ``emr-7.5.0`` is kept.
 
-    EmrEtlRunner sent versions below 4 as the legacy ``AmiVersion``; those AMIs have no Spark 2+
-    and no Python 3, so the enrich application cannot run on them.
+    Releases before 7.0.0 are refused (the module docstring says why): EmrEtlRunner's samples
+    name 5.x, so users who bring their config get told what to change.
     """
     version = ami_version.removeprefix("emr-")
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
-        raise ValueError(f"must be an EMR release such as 6.15.0, got {ami_version!r}")
-    if int(version.split(".")[0]) < 5:
-        raise ValueError(f"EMR release {version} is too old to run Spark enrich; use 5.x or later")
+        raise ValueError(f"must be an EMR release such as 7.5.0, got {ami_version!r}")
+    if int(version.split(".")[0]) < _MINIMUM_RELEASE:
+        raise ValueError(
+            f"EMR release {version} is too old: the enrich application needs Python 3.11, which "
+            f"EMR installs from Amazon Linux 2023 on {_MINIMUM_RELEASE}.0.0 and later only "
+            "(EMR 6.x and earlier have Python 3.7 at most); use e.g. 7.5.0"
+        )
     return f"emr-{version}"
+
+
+def python_setting_warnings(emr: EmrConfig) -> list[str]:
+    """One line per ``PYTHON_SETTINGS`` value the user set otherwise, which the request keeps."""
+    return [
+        f"aws.emr.configuration.{classification}.{name} is {found!r}, not {wanted!r}: that "
+        "interpreter must be Python 3.11 or later with boto3, or the enrich step fails"
+        for classification, settings in PYTHON_SETTINGS.items()
+        for name, wanted in settings.items()
+        if (found := reveal(emr.configuration.get(classification, {})).get(name, wanted)) != wanted
+    ]
 
 
 def cluster_tags(
@@ -230,10 +261,7 @@ def build_run_job_flow_request(
         "Steps": list(steps),
         "BootstrapActions": [_bootstrap_action(path) for path in emr.bootstrap],
         "Applications": [{"Name": app} for app in _applications(emr)],
-        "Configurations": [
-            {"Classification": classification, "Properties": reveal(properties)}
-            for classification, properties in emr.configuration.items()
-        ],
+        "Configurations": _configurations(emr),
         "VisibleToAllUsers": True,
         "JobFlowRole": emr.jobflow_role,
         "ServiceRole": emr.service_role,
@@ -267,6 +295,25 @@ def summary(request: Mapping[str, Any]) -> str:
         parts.append(f"subnet {where}")
     parts.append(f"{len(request.get('Steps', ()))} steps")
     return ", ".join(parts)
+
+
+def _configurations(emr: EmrConfig) -> list[dict[str, Any]]:
+    """``aws.emr.configuration`` in order, with the ``PYTHON_SETTINGS`` it lacks added."""
+    configurations: list[dict[str, Any]] = []
+    for classification in dict.fromkeys([*emr.configuration, *PYTHON_SETTINGS]):
+        properties = reveal(emr.configuration.get(classification, {}))
+        ours = {
+            name: value
+            for name, value in PYTHON_SETTINGS.get(classification, {}).items()
+            if name not in properties
+        }
+        configuration: dict[str, Any] = {"Classification": classification, "Properties": properties}
+        if classification == "spark-env" and ours:
+            configuration["Configurations"] = [{"Classification": "export", "Properties": ours}]
+        else:
+            properties.update(ours)
+        configurations.append(configuration)
+    return configurations
 
 
 def _applications(emr: EmrConfig) -> list[str]:

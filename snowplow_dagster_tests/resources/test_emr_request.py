@@ -16,6 +16,7 @@ from snowplow_dagster.resources.emr_request import (
     build_run_job_flow_request,
     check_emr_settings,
     cluster_tags,
+    python_setting_warnings,
     summary,
     with_action_on_failure,
 )
@@ -84,6 +85,23 @@ COMMON = {
             "Properties": {"yarn.resourcemanager.am.max-attempts": "1"},
         },
         {"Classification": "spark", "Properties": {"maximizeResourceAllocation": "true"}},
+        {
+            "Classification": "spark-env",
+            "Properties": {},
+            "Configurations": [
+                {
+                    "Classification": "export",
+                    "Properties": {"PYSPARK_PYTHON": "/usr/bin/python3.11"},
+                }
+            ],
+        },
+        {
+            "Classification": "spark-defaults",
+            "Properties": {
+                "spark.pyspark.python": "/usr/bin/python3.11",
+                "spark.pyspark.driver.python": "/usr/bin/python3.11",
+            },
+        },
     ],
     "VisibleToAllUsers": True,
     "JobFlowRole": "EMR_EC2_DefaultRole",
@@ -105,7 +123,7 @@ def test_shipped_emr_sample_in_batch_and_persistent_mode(keep_alive: bool, actio
     assert request == {
         **COMMON,
         "Name": "Snowplow ETL",
-        "ReleaseLabel": "emr-6.15.0",
+        "ReleaseLabel": "emr-7.5.0",
         "Instances": {
             "KeepJobFlowAliveWhenNoSteps": keep_alive,
             "TerminationProtected": False,
@@ -146,16 +164,34 @@ def test_shipped_emr_sample_in_batch_and_persistent_mode(keep_alive: bool, actio
     }
 
 
-def test_emretlrunner_own_sample_as_a_user_fills_it_in() -> None:
+def upstream_emr(*replacements: tuple[str, str]) -> EmrConfig:
+    """EmrEtlRunner's own sample, filled in as a user would, then ``replacements``."""
     text = UPSTREAM_SAMPLE.read_text()
     for value in UPSTREAM_FILL:
         text = text.replace("ADD HERE", value, 1)
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
     emr = load_config_text(text, env=ENV).file.aws.emr
     assert emr is not None
+    return emr
+
+
+def test_emretlrunner_own_sample_names_a_release_without_python_3_11() -> None:
+    assert issues(upstream_emr()) == [
+        "aws.emr.ami_version: EMR release 5.29.0 is too old: the enrich application needs "
+        "Python 3.11, which EMR installs from Amazon Linux 2023 on 7.0.0 and later only "
+        "(EMR 6.x and earlier have Python 3.7 at most); use e.g. 7.5.0"
+    ]
+
+
+def test_emretlrunner_own_sample_as_a_user_fills_it_in() -> None:
+    emr = upstream_emr(("ami_version: 5.29.0", "ami_version: 7.5.0"))
+    check_emr_settings(emr)
 
     request = request_for(emr, keep_alive=False)
 
-    assert request["ReleaseLabel"] == "emr-5.29.0"
+    assert request["ReleaseLabel"] == "emr-7.5.0"
     assert request["Instances"] == {
         "KeepJobFlowAliveWhenNoSteps": False,
         "TerminationProtected": False,
@@ -353,16 +389,70 @@ def test_secret_properties_reach_the_request_but_not_the_summary() -> None:
     )
     request = request_for(emr_of(data), keep_alive=False)
 
-    assert request["Configurations"][-1] == {
+    assert {
         "Classification": "core-site",
         "Properties": {"fs.s3.awsSecretAccessKey": "s3cr3t-v4lue"},
-    }
+    } in request["Configurations"]
     text = summary(request)
     assert "s3cr3t" not in text
     assert text == (
-        "emr-6.15.0, master 1x m5.xlarge, core 2x r5.xlarge spot bid 0.1 USD, "
+        "emr-7.5.0, master 1x m5.xlarge, core 2x r5.xlarge spot bid 0.1 USD, "
         "subnet subnet-0123456789abcdef0, 2 steps"
     )
+
+
+def test_the_python_settings_join_the_users_without_overriding_them() -> None:
+    data = edit(
+        sample_data(),
+        {
+            "aws.emr.configuration.spark-defaults": {
+                "spark.pyspark.python": "/opt/python/bin/python3",
+                "spark.executor.cores": 4,
+            },
+            "aws.emr.configuration.spark-env": {"SPARK_DAEMON_MEMORY": "2g"},
+        },
+    )
+    emr = emr_of(data)
+
+    configurations = request_for(emr, keep_alive=False)["Configurations"]
+
+    assert configurations[2:] == [
+        {
+            "Classification": "spark-defaults",
+            "Properties": {
+                "spark.pyspark.python": "/opt/python/bin/python3",
+                "spark.executor.cores": "4",
+                "spark.pyspark.driver.python": "/usr/bin/python3.11",
+            },
+        },
+        {
+            "Classification": "spark-env",
+            "Properties": {"SPARK_DAEMON_MEMORY": "2g"},
+            "Configurations": [
+                {
+                    "Classification": "export",
+                    "Properties": {"PYSPARK_PYTHON": "/usr/bin/python3.11"},
+                }
+            ],
+        },
+    ]
+    assert python_setting_warnings(emr) == [
+        "aws.emr.configuration.spark-defaults.spark.pyspark.python is '/opt/python/bin/python3', "
+        "not '/usr/bin/python3.11': that interpreter must be Python 3.11 or later with boto3, or "
+        "the enrich step fails"
+    ]
+
+
+def test_the_python_settings_set_as_ours_need_no_warning() -> None:
+    same = {"spark.pyspark.python": "/usr/bin/python3.11"}
+    emr = emr_of(edit(sample_data(), {"aws.emr.configuration.spark-defaults": same}))
+
+    def by_classification(configurations: list[dict[str, Any]]) -> dict[str, Any]:
+        return {configuration["Classification"]: configuration for configuration in configurations}
+
+    assert python_setting_warnings(emr) == []
+    configurations = request_for(emr, keep_alive=False)["Configurations"]
+    assert by_classification(configurations) == by_classification(COMMON["Configurations"])
 
 
 # ----------------------------------------------------------------------------- refusals
@@ -378,6 +468,11 @@ def issues(emr: EmrConfig, **settings: Any) -> list[str]:
     ("changes", "expected"),
     [
         ({"aws.emr.ami_version": "3.11.0"}, "aws.emr.ami_version: EMR release 3.11.0 is too old"),
+        (
+            {"aws.emr.ami_version": "emr-6.15.0"},
+            "aws.emr.ami_version: EMR release 6.15.0 is too old: the enrich application needs "
+            "Python 3.11",
+        ),
         ({"aws.emr.ami_version": "latest"}, "aws.emr.ami_version: must be an EMR release"),
         ({"aws.emr.software.lingual": "1.1"}, "aws.emr.software.lingual: Cascading Lingual"),
         (

@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from snowplow_dagster.config import ConfigError
+from snowplow_dagster.resources.bundle import BOOTSTRAP_NAME, release_version
 from snowplow_dagster.resources.emr import EmrResource
 from snowplow_dagster.resources.emr_request import BATCH_TAG, RUN_TAG, with_action_on_failure
 from snowplow_dagster.resources.emr_runner import (
@@ -122,6 +123,39 @@ def test_in_a_dagster_run_clusters_carry_the_batch_and_run_and_log_to_it(tmp_pat
     error = failure.step_failure_data.error
     assert error is not None and error.cause is not None
     assert error.cause.cls_name == EmrTimeout.__name__
+
+
+def test_clusters_install_python_before_the_users_bootstrap_actions(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = write_config(
+        tmp_path,
+        {
+            "aws.s3.buckets.assets": "s3://acme-assets/hosted",
+            "aws.emr.bootstrap": ["s3://acme-assets/bootstrap/tune.sh"],
+            "aws.emr.configuration.spark-defaults": {"spark.pyspark.python": "/usr/bin/python3"},
+        },
+    )
+    emr = resource(config, timeout_seconds=0)
+    name = job_name(emr)
+
+    with caplog.at_level(logging.WARNING, logger=LOG.name), pytest.raises(EmrTimeout):
+        emr.run_steps(TWO, log=LOG)
+
+    (cluster,) = clusters_named(name)
+    actions = boto3.client("emr").list_bootstrap_actions(ClusterId=cluster.id)["BootstrapActions"]
+    assert [action["ScriptPath"] for action in actions] == [
+        f"s3://acme-assets/hosted/snowplow-dagster/{release_version()}/{BOOTSTRAP_NAME}",
+        "s3://acme-assets/bootstrap/tune.sh",
+    ]
+    configurations = {c["Classification"]: c for c in described(cluster.id)["Configurations"]}
+    assert configurations["spark-defaults"]["Properties"] == {
+        "spark.pyspark.python": "/usr/bin/python3",
+        "spark.pyspark.driver.python": "/usr/bin/python3.11",
+    }
+    assert "aws.emr.configuration.spark-defaults.spark.pyspark.python is '/usr/bin/python3'" in (
+        caplog.text
+    )
 
 
 # ----------------------------------------------------------------------------- persistent

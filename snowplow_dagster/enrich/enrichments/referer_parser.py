@@ -17,17 +17,21 @@ The database is the referer-parser package's bundled ``referers.json`` (schema 1
 ``referer_parser`` 2-0-x, the ``database`` file found at ``uri`` (same JSON format, e.g.
 ``referers-latest.json``). The package's own loader lower-cases parameter names, which Java did
 not, so the JSON is read here. Lookups are cached per (host, path).
+
+The package itself is never imported: its ``__init__`` reads the database with ``open()`` at
+import, which fails when it comes from a zip (EMR's ``--py-files``); ``bundled_database`` finds
+the file through ``importlib.resources``, which reads from a folder and a zip alike.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from collections.abc import Mapping
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, NamedTuple
-
-import referer_parser
 
 from snowplow_dagster.enrich.enrichments.assets import resolve_database
 from snowplow_dagster.enrich.enrichments.config import (
@@ -61,7 +65,7 @@ class RefererParser:
         """``model`` is the schema's major version: 2 adds the ``database``/``uri`` pair."""
         if model == 1:
             reject_unknown_keys(parameters, ("internalDomains",), "parameters")
-            database = Path(referer_parser.JSON_FILE)
+            database = bundled_database()
         else:
             reject_unknown_keys(parameters, ("internalDomains", "database", "uri"), "parameters")
             uri = require_str(parameters, "uri", "parameters")
@@ -111,7 +115,16 @@ class RefererParser:
             host = host[dot + 1 :]
 
 
-def load_referers(path: Path) -> dict[str, Referer]:
+def bundled_database() -> Traversable:
+    """referer-parser's ``data/referers.json``, located without running the package's
+    ``__init__`` (module docstring): ``files()`` of the unexecuted module reads its loader."""
+    spec = importlib.util.find_spec("referer_parser")
+    if spec is None:
+        raise EnrichmentConfigError("referer_parser needs the referer-parser package installed")
+    return resources.files(importlib.util.module_from_spec(spec)) / "data" / "referers.json"
+
+
+def load_referers(path: Traversable) -> dict[str, Referer]:
     """Index a referers JSON (``{medium: {source: {domains, parameters}}}``) by domain."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
