@@ -17,8 +17,10 @@ folder. We do not write to a temporary folder and move it into place: the steps 
 folders themselves (EmrEtlRunner's layout, which S3DistCp on EMR writes directly), a move on S3 is a
 copy of every byte, and it would still not be atomic.
 
-Per-event-type counts are not in the metadata: the job's counts file does not have them, and
-counting would read the whole output again. The output schema check reports them for its sample.
+Metadata: the job's counts, from its counts file (the job tallies as it enriches, so nothing is
+read again). Good events by type are ``events_<type>`` ints, present for every standard type even
+at 0, so the UI plots each type across batches; unstruct events by ``vendor/name`` (the most
+frequent few, the rest as ``other``) are the ``unstruct_events`` table.
 """
 
 import dataclasses
@@ -50,6 +52,13 @@ that failed on the data or the configuration is not, and fails the run at once."
 
 _SHOWN_MISSING = 10
 
+_UNSTRUCT_EVENTS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("event", "string", description="event_vendor/event_name, or other"),
+        dg.TableColumn("events", "int"),
+    ]
+)
+
 
 def output_folders(config: PipelineConfig, batch: str) -> tuple[Location, Location]:
     """The batch's good and bad run folders."""
@@ -60,8 +69,8 @@ def output_folders(config: PipelineConfig, batch: str) -> tuple[Location, Locati
     )
 
 
-def read_counts(storage: Storage, config: PipelineConfig, batch: str) -> dict[str, int]:
-    """The enrich job's line counts for the batch (``snowplow_dagster.enrich.job.JobCounts``)."""
+def read_counts(storage: Storage, config: PipelineConfig, batch: str) -> dict[str, Any]:
+    """The enrich job's counts for the batch (``snowplow_dagster.enrich.job.JobCounts``)."""
     location = Location.parse(counts_location(config, batch))
     try:
         return json.loads(storage.read(location).data)
@@ -106,6 +115,27 @@ def _reading_from(config: PipelineConfig, base: Location) -> PipelineConfig:
     ``run=<id>/`` there (the archive, for a re-enrichment)."""
     locations = dataclasses.replace(config.locations, raw_processing=base.uri)
     return dataclasses.replace(config, locations=locations)
+
+
+def _event_metadata(counts: dict[str, Any]) -> dict[str, dg.MetadataValue]:
+    """Good events by type and unstruct events by name, from the counts (``JobCounts``).
+
+    A counts file written by a job that predates these counts has none: they are left out rather
+    than shown as zeros the UI would plot as real.
+    """
+    metadata: dict[str, dg.MetadataValue] = {
+        f"events_{kind}": dg.MetadataValue.int(events)
+        for kind, events in counts.get("event_types", {}).items()
+    }
+    if "unstruct_events" in counts:
+        metadata["unstruct_events"] = dg.MetadataValue.table(
+            records=[
+                dg.TableRecord({"event": name, "events": events})
+                for name, events in counts["unstruct_events"].items()
+            ],
+            schema=_UNSTRUCT_EVENTS_SCHEMA,
+        )
+    return metadata
 
 
 def step_metadata(results: Sequence[StepResult]) -> dict[str, dg.MetadataValue]:
@@ -183,6 +213,7 @@ def enriched_events(
             "input_lines": dg.MetadataValue.int(counts["input_lines"]),
             "skipped_lines": dg.MetadataValue.int(counts["skipped_lines"]),
             "lines_with_output": dg.MetadataValue.int(counts["lines_with_output"]),
+            **_event_metadata(counts),
             "replaced_objects": dg.MetadataValue.int(replaced),
             "duration_seconds": dg.MetadataValue.float(duration),
             "input": dg.MetadataValue.path(run_folder(base, batch).uri),

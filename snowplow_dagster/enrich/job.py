@@ -12,7 +12,8 @@ The shape of a run, and why:
 - Input is read with Spark's text data source: it streams lines file by file (gzip by extension, as
   Hadoop does), recurses into instance sub-folders, and names the file when one cannot be read.
 - Each partition builds (or reuses) one ``Enricher`` per Python worker and turns lines into tagged
-  records: good TSV lines, bad-row JSON lines and one tally per partition. The records are
+  records: good TSV lines, bad-row JSON lines and one tally per partition (line counts, and good
+  events by type and by unstruct event, read off each TSV line as it goes by). The records are
   persisted to disk, so the counts and the two outputs are read from one computation; counts are
   exact even when tasks are retried, which accumulators would not guarantee.
 - Outputs are written with Spark's text data source in overwrite mode, as Spark Enrich wrote them:
@@ -33,8 +34,9 @@ import logging
 import operator
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, NoReturn
 
 from py4j.java_gateway import is_instance_of
@@ -46,7 +48,7 @@ from snowplow_dagster.enrich.iglu import check_self_describing
 from snowplow_dagster.enrich.pipeline import Enricher
 
 APP_NAME = "snowplow-enrich"
-_TEXT_SCHEMA = "value string"
+_TAGGED_SCHEMA = "tag int, value string"
 _RESOLVER_CONFIG = ("com.snowplowanalytics.iglu", "resolver-config", "jsonschema", 1)
 
 # Suffixes Hadoop maps to a codec when one is registered; without it the bytes are read as text.
@@ -54,6 +56,20 @@ _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".lzo", ".snappy", ".zst", ".lz4", ".defl
 
 # Tags of the records one partition emits: an output line, or the partition's tally.
 _GOOD, _BAD, _TALLY = 0, 1, 2
+
+EVENT_TYPES = ("page_view", "page_ping", "struct", "unstruct", "transaction", "transaction_item")
+"""The ``event`` values a good event can have (the core gives any other, ``ad_impression``
+included, a bad row). All are in every counts file, 0 or not, so every batch reports the same
+metrics."""
+
+UNSTRUCT_EVENTS_SHOWN = 20
+"""Unstruct events counted by name in the counts file; the rest are summed as ``other``. Names
+come from trackers (any self-describing schema passes), so they are bounded here, not trusted."""
+
+# Columns of the 131-field TSV: ``event`` from the left; event_vendor and event_name from the
+# right (``rsplit`` leaves six columns after the prefix: event_vendor is the first).
+_EVENT_COLUMN = 5
+_LAST_COLUMNS = 6
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +111,8 @@ class JobConfig:
 
 @dataclass(frozen=True, slots=True)
 class JobCounts:
-    """What happened to the input lines; the line-conservation asset check reads these.
+    """What happened to the input lines and what came out; the line-conservation asset check
+    reads these, and the ``enriched_events`` asset shows them.
 
     Every input line is skipped (a header), has output (at least one good event or bad row), or
     was lost: ``input_lines == skipped_lines + lines_with_output`` means nothing was lost.
@@ -106,6 +123,11 @@ class JobCounts:
     lines_with_output: int = 0
     good_events: int = 0
     bad_rows: int = 0
+    event_types: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_TYPES, 0))
+    """Good events by ``event``; they add up to ``good_events``."""
+    unstruct_events: dict[str, int] = field(default_factory=dict)
+    """Unstruct events by ``event_vendor/event_name``, the most frequent first, bounded by
+    ``top_counts``; they add up to ``event_types["unstruct"]``."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -198,9 +220,16 @@ def _enricher(spec: EnricherSpec) -> Enricher:
 def enrich_partition(
     spec: EnricherSpec, rows: Iterable[Sequence[str]]
 ) -> Iterator[tuple[int, Any]]:
-    """Tagged output records for one partition of ``value`` rows, then the partition's tally."""
+    """Tagged output records for one partition of ``value`` rows, then the partition's tally.
+
+    A good line's type is read with a split that stops at its column (~0.3 µs, under 1% of what
+    the core spends on the event); only unstruct events are split again, from the right, for
+    their name.
+    """
     process_line = _enricher(spec).process_line
     input_lines = skipped = with_output = good = bad = 0
+    types: Counter[str] = Counter()
+    unstruct: Counter[str] = Counter()
     for (line,) in rows:
         input_lines += 1
         result = process_line(line)
@@ -209,24 +238,52 @@ def enrich_partition(
             good += len(result.good)
             bad += len(result.bad)
             for tsv in result.good:
+                kind = tsv.split("\t", _EVENT_COLUMN + 1)[_EVENT_COLUMN]
+                types[kind] += 1
+                if kind == "unstruct":
+                    _, vendor, name, *_ = tsv.rsplit("\t", _LAST_COLUMNS)
+                    unstruct[f"{vendor}/{name}"] += 1
                 yield _GOOD, tsv
             for row in result.bad:
                 yield _BAD, row
         elif result.skipped:
             skipped += 1
-    yield _TALLY, (input_lines, skipped, with_output, good, bad)
+    tally = (input_lines, skipped, with_output, good, bad, types, unstruct)
+    yield _TALLY, json.dumps(tally, separators=(",", ":"))
 
 
-def _has_tag(tag: int, record: tuple[int, Any]) -> bool:
-    return record[0] == tag
+def _read_tally(text: str) -> tuple[Any, ...]:
+    *lines, types, unstruct = json.loads(text)
+    return (*lines, Counter(types), Counter(unstruct))
 
 
-def _as_row(record: tuple[int, str]) -> tuple[str]:
-    return (record[1],)
-
-
-def _add_tallies(left: tuple[int, ...], right: tuple[int, ...]) -> tuple[int, ...]:
+def _add_tallies(left: tuple[Any, ...], right: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Element-wise sum of two tallies: ints and Counters both add with ``+``."""
     return tuple(map(operator.add, left, right))
+
+
+def top_counts(counts: Mapping[str, int], shown: int = UNSTRUCT_EVENTS_SHOWN) -> dict[str, int]:
+    """The ``shown`` largest counts, most frequent first and ties by name (so a rerun writes the
+    same file), with the rest summed as ``other`` when there is a rest.
+
+    ``other`` cannot be taken for a counted name: those are ``vendor/name``.
+    """
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    top = dict(ranked[:shown])
+    rest = sum(count for _, count in ranked[shown:])
+    if rest:
+        top["other"] = rest
+    return top
+
+
+def _job_counts(tally: tuple[Any, ...]) -> JobCounts:
+    """The job's counts from the summed tally: every standard type listed, names bounded."""
+    *lines, types, unstruct = tally
+    return JobCounts(
+        *lines,
+        event_types={**dict.fromkeys(EVENT_TYPES, 0), **types},
+        unstruct_events=top_counts(unstruct),
+    )
 
 
 # --- Hadoop file system, through the JVM gateway ----------------------------------------------
@@ -354,6 +411,12 @@ def _read_error(spark: SparkSession, error: Py4JJavaError) -> InputReadError | N
 
 
 def _enrich(spark: SparkSession, config: JobConfig) -> JobCounts:
+    """Enrich every input line once, in Python; then count and write from the JVM.
+
+    The tagged records become a DataFrame persisted on disk, so the tallies and both outputs are
+    read from one computation and filtered by the JVM: Python sees each line once, instead of
+    once per output.
+    """
     lines = (
         spark.read.option("recursiveFileLookup", "true")
         .option("ignoreCorruptFiles", "false")
@@ -361,29 +424,27 @@ def _enrich(spark: SparkSession, config: JobConfig) -> JobCounts:
         .text(config.input_folder)
     )
     records = lines.rdd.mapPartitions(functools.partial(enrich_partition, config.enricher))
-    records.persist(StorageLevel.DISK_ONLY)
+    tagged = spark.createDataFrame(records, _TAGGED_SCHEMA, verifySchema=False)
+    tagged.persist(StorageLevel.DISK_ONLY)
     try:
         try:
-            tally = (
-                records.filter(functools.partial(_has_tag, _TALLY))
-                .map(operator.itemgetter(1))
-                .fold((0, 0, 0, 0, 0), _add_tallies)
-            )
+            tallies = tagged.filter(tagged.tag == _TALLY).select("value").collect()
         except Py4JJavaError as error:
             read_error = _read_error(spark, error)
             if read_error is None:
                 raise
             raise read_error from None
+        zero = (0, 0, 0, 0, 0, Counter(), Counter())
+        tally = functools.reduce(_add_tallies, (_read_tally(row.value) for row in tallies), zero)
         good_codec = "gzip" if config.output_compression == "gzip" else "none"
         outputs = ((_GOOD, config.output_folder, good_codec), (_BAD, config.bad_folder, "none"))
         for tag, folder, codec in outputs:
-            lines = records.filter(functools.partial(_has_tag, tag)).map(_as_row)
-            spark.createDataFrame(lines, _TEXT_SCHEMA).write.mode("overwrite").option(
+            tagged.filter(tagged.tag == tag).select("value").write.mode("overwrite").option(
                 "compression", codec
             ).text(folder)
     finally:
-        records.unpersist()
-    return JobCounts(*tally)
+        tagged.unpersist()
+    return _job_counts(tally)
 
 
 def _session(local: bool) -> SparkSession:

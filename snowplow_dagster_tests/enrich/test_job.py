@@ -21,7 +21,7 @@ import pytest
 
 from snowplow_dagster.enrich import job
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
-from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
+from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS, FIELD_INDEX
 from snowplow_dagster.enrich.job import ConfigError, InputReadError, JobCounts, run_job
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import write_log_files
@@ -99,6 +99,19 @@ def core_outcome(input_format: str, enrichments: dict, lines: list[str]) -> tupl
     )
 
 
+def assert_event_counts(counts: JobCounts, good: list[str]) -> None:
+    """Per-type and per-unstruct-event counts are the output's, and add up to ``good_events``."""
+    event, vendor, name = (FIELD_INDEX[f] for f in ("event", "event_vendor", "event_name"))
+    fields = [line.split("\t") for line in good]
+    by_type = Counter(f[event] for f in fields)
+    unstruct = Counter(f"{f[vendor]}/{f[name]}" for f in fields if f[event] == "unstruct")
+    assert list(counts.event_types) == list(job.EVENT_TYPES)  # every type, 0 or not
+    assert counts.event_types == {kind: by_type[kind] for kind in job.EVENT_TYPES}
+    assert sum(counts.event_types.values()) == counts.good_events
+    assert counts.unstruct_events == unstruct
+    assert sum(counts.unstruct_events.values()) == counts.event_types["unstruct"]
+
+
 def assert_bad_rows(rows: list[str], inputs: list[str]) -> None:
     known = set(inputs)
     for text in rows:
@@ -135,6 +148,9 @@ def test_cloudfront_nested_gzip_and_plain_files(spark, tmp_path, enrichments):
     )
     assert all(len(line.split("\t")) == len(ENRICHED_EVENT_FIELDS) == 131 for line in good)
     assert_bad_rows(bad, inputs)
+    assert_event_counts(counts, good)
+    assert all(counts.event_types.values())  # the generator's mix has every type
+    assert counts.unstruct_events.keys() == {"com.snowplowanalytics.snowplow/link_click"}
     assert json.loads(counts_file.read_text()) == json.loads(counts.to_json())
 
 
@@ -160,6 +176,7 @@ def test_clj_tomcat_post_lines_carry_several_events_gzip_output(spark, tmp_path,
     )
     assert all(len(line.split("\t")) == 131 for line in good)
     assert_bad_rows(bad, inputs)
+    assert_event_counts(counts, good)
 
 
 @pytest.mark.spark
@@ -182,6 +199,7 @@ def test_empty_input_still_writes_both_folders(spark, tmp_path, enrichments):
     counts = run_job(job_args(tmp_path, "cloudfront", enrichments), spark)
 
     assert counts == JobCounts()
+    assert json.loads(counts.to_json())["event_types"] == dict.fromkeys(job.EVENT_TYPES, 0)
     assert output_lines(tmp_path / "good") == output_lines(tmp_path / "bad") == []
 
 
@@ -239,6 +257,16 @@ def test_compressed_files_without_a_codec_are_refused(spark, tmp_path, enrichmen
 
     with pytest.raises(InputReadError, match=r"codec .*E123\.2026-11-21\.lzo.*LzopCodec"):
         run_job(job_args(tmp_path, "cloudfront", enrichments), spark)
+
+
+def test_unstruct_event_counts_keep_the_most_frequent_and_sum_the_rest():
+    counts = {f"com.acme/e{i:02}": 100 - i for i in range(25)} | {"com.acme/tie": 95}
+
+    top = job.top_counts(counts, shown=6)
+
+    assert list(top) == [*(f"com.acme/e{i:02}" for i in range(5)), "com.acme/e05", "other"]
+    assert top["other"] == sum(counts.values()) - sum(100 - i for i in range(6))
+    assert job.top_counts({"com.acme/a": 1, "com.acme/b": 2}) == {"com.acme/b": 2, "com.acme/a": 1}
 
 
 @pytest.mark.parametrize(
@@ -330,6 +358,7 @@ def test_command_line_end_to_end(tmp_path, enrichments):
     assert counts["input_lines"] == counts["skipped_lines"] + counts["lines_with_output"] > 0
     assert len(output_lines(tmp_path / "good")) == counts["good_events"]
     assert len(output_lines(tmp_path / "bad")) == counts["bad_rows"]
+    assert sum(counts["event_types"].values()) == counts["good_events"]
 
 
 def test_main_exit_codes_and_messages(tmp_path, enrichments, monkeypatch, capsys):
