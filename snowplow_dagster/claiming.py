@@ -25,11 +25,18 @@ from snowplow_dagster.resources.storage import Location, ObjectInfo, Storage, li
 
 CLJ_TOMCAT_PATTERN = r".*localhost\_access\_log.*\.txt.*"
 """EmrEtlRunner's ``--srcPattern`` for the Clojure collector: Tomcat access logs only."""
+STREAM_ENRICHED_PATTERN = r".*\.gz"
+"""EmrEtlRunner's ``--srcPattern`` for Stream Enrich mode (R102+): the S3 Loader's gzipped enriched
+files only, so ``_SUCCESS``-style and other side files are left in the stream location."""
 
 _COMMIT_ATTEMPTS = 10
 
 
-def source_pattern(collector_format: str) -> re.Pattern[str]:
+def source_pattern(collector_format: str | None) -> re.Pattern[str]:
+    """Which keys below an in-location are claimed; ``None`` is Stream Enrich mode (no collector,
+    as in ``PipelineConfig.collector_format``)."""
+    if collector_format is None:
+        return re.compile(STREAM_ENRICHED_PATTERN)
     return re.compile(CLJ_TOMCAT_PATTERN if collector_format == "clj-tomcat" else ".+")
 
 
@@ -46,7 +53,8 @@ class ClaimSettings:
     processing: Location
     archive: Location
     manifests: Location
-    collector_format: str = "cloudfront"
+    collector_format: str | None = "cloudfront"
+    """Picks ``source_pattern``; None in Stream Enrich mode, which claims enriched ``.gz`` files."""
     quiet_period_seconds: float = 60.0
     """Objects modified more recently than this are left for a later batch: still being written."""
     max_files: int = 100_000

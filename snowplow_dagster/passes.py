@@ -2,6 +2,10 @@
 
 The same claim and decision as a sensor tick (``sensors.claim_tick``), with the runs executed in
 this process against the given instance, so they show in the UI as the sensor's runs do.
+
+A resumed batch runs only what it still needs (``still_to_run``): a batch that failed at archiving
+is archived, not enriched again. Rerunning more would be correct too (staging and archiving are
+idempotent, enrichment replaces its output), but would redo a Spark job for nothing.
 """
 
 from __future__ import annotations
@@ -11,20 +15,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
+from dagster._core.event_api import PartitionKeyFilter
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from snowplow_dagster.assets import all_assets, asset_checks
-from snowplow_dagster.constants import BATCH_TAG
+from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, STREAM_JOB
 from snowplow_dagster.jobs import jobs
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.sensors import SensorCursor, claim_tick
+
+_BLOCKING_CHECKS = [spec for checks in asset_checks for spec in checks.check_specs if spec.blocking]
+"""Checks that must pass before downstream assets run: an asset whose blocking check failed is not
+done, so a resume reruns it rather than going past the check."""
 
 
 @dataclass(frozen=True)
 class PassResult:
     job_name: str
     batches: tuple[str, ...]
-    """Run, in order: the batches claimed by this pass, then any found claimed without a run."""
+    """Run, in order: the batches claimed by this pass, then any found claimed without a run,
+    then the resumed ones that had anything left to run."""
     results: tuple[dg.ExecuteInProcessResult, ...]
 
     @property
@@ -37,26 +48,86 @@ def run_pass(
     pipeline: SnowplowPipeline,
     *,
     resume: Sequence[str] = (),
+    assets: Sequence[str] | None = None,
+    claim_new: bool = True,
     now: datetime | None = None,
 ) -> PassResult:
-    """Claim, then run the mode's job for every new batch, every batch claimed without a run,
-    and ``resume`` (batches whose earlier run died); each run stops at its first failure.
+    """Claim (unless ``claim_new`` is False), then run the mode's job, or only its ``assets``, for
+    every new batch, every batch claimed without a run, and ``resume`` (batches whose earlier run
+    ended unfinished); each run stops at its first failure.
 
-    ``PassResult.batches`` empty means there was nothing to do (EmrEtlRunner's exit 3).
+    A resumed batch runs only the selected assets it still needs (``still_to_run``), and is left
+    out when that is none of them. ``PassResult.batches`` empty means there was nothing to do
+    (EmrEtlRunner's exit 3).
     """
-    decision = claim_tick(instance, pipeline, SensorCursor(), now or datetime.now(UTC))
-    todo = tuple(dict.fromkeys([*decision.requests, *resume]))
-    instance.add_dynamic_partitions(batches.name, [b for b in todo if not _known(instance, b)])
+    job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
     job = dg.Definitions(
         assets=all_assets, asset_checks=asset_checks, jobs=jobs, resources={"pipeline": pipeline}
-    ).resolve_job_def(decision.job_name)
+    ).resolve_job_def(job_name)
+    selection = (
+        [dg.AssetKey(asset) for asset in assets]
+        if assets is not None
+        else sorted(job.asset_layer.executable_asset_keys)
+    )
+    new = (
+        claim_tick(instance, pipeline, SensorCursor(), now or datetime.now(UTC)).requests
+        if claim_new
+        else ()
+    )
+    plans = dict.fromkeys(new, selection)
+    for batch in resume:
+        if batch not in plans and (left := still_to_run(instance, batch, selection)):
+            plans[batch] = left
+    todo = tuple(plans)
+    instance.add_dynamic_partitions(batches.name, [b for b in todo if not _known(instance, b)])
     results = tuple(
         job.execute_in_process(
-            instance=instance, partition_key=batch, tags={BATCH_TAG: batch}, raise_on_error=False
+            instance=instance,
+            partition_key=batch,
+            tags={BATCH_TAG: batch},
+            asset_selection=plans[batch],
+            raise_on_error=False,
         )
         for batch in todo
     )
-    return PassResult(decision.job_name, todo, results)
+    return PassResult(job_name, todo, results)
+
+
+def still_to_run(
+    instance: dg.DagsterInstance, batch: str, selection: Sequence[dg.AssetKey]
+) -> list[dg.AssetKey]:
+    """Of ``selection``, the assets the batch still needs: those not done for it (``_done``) and
+    everything downstream of one, since an asset's output is only as good as its inputs."""
+    undone = [key for key in selection if not _done(instance, key, batch)]
+    rerun = dg.AssetSelection.assets(*undone).downstream().resolve(all_assets)
+    return [key for key in selection if key in rerun]
+
+
+def _done(instance: dg.DagsterInstance, key: dg.AssetKey, batch: str) -> bool:
+    """The last run that planned the asset for this batch materialised it, and its blocking
+    checks' latest evaluations for the batch passed.
+
+    Comparing with the latest plan, not just asking "ever materialised", matters: a later attempt
+    that failed or died halfway may have replaced part of an earlier output (enrichment does).
+    """
+    storage = instance.event_log_storage
+    materialised, planned = (
+        storage.get_latest_storage_id_by_partition(key, event, partitions={batch}).get(batch, -1)
+        for event in (
+            dg.DagsterEventType.ASSET_MATERIALIZATION,
+            dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+        )
+    )
+    if materialised <= planned:
+        return False
+    checks = [spec.key for spec in _BLOCKING_CHECKS if spec.asset_key == key]
+    latest = storage.get_latest_asset_check_execution_by_key(
+        checks, partition_filter=PartitionKeyFilter(key=batch)
+    )
+    return all(
+        check in latest and latest[check].status is AssetCheckExecutionRecordStatus.SUCCEEDED
+        for check in checks
+    )
 
 
 def _known(instance: dg.DagsterInstance, batch: str) -> bool:

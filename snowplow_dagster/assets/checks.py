@@ -12,6 +12,7 @@ from collections import Counter
 from itertools import islice
 
 import dagster as dg
+from snowplow_analytics_sdk.event_transformer import transform
 
 from snowplow_dagster.assets.archived import archived_logs
 from snowplow_dagster.assets.enriched import enriched_events, output_folders, read_counts
@@ -87,9 +88,6 @@ def output_schema(
 ) -> dg.AssetCheckResult:
     """Sampled good lines have the 131 enriched-event fields and parse with the analytics SDK,
     i.e. what Snowplow's loaders will accept."""
-    # Imported here: the SDK is only needed when the check runs.
-    from snowplow_analytics_sdk.event_transformer import transform
-
     good, _ = output_folders(pipeline.config, context.partition_key)
     lines = sample_lines(pipeline.storage(), good)
     problems: list[str] = []

@@ -9,12 +9,15 @@ and resumes its batch from the manifest.
 The owner's pid is the one Dagster's executors log when they start executing steps. It is judged on
 this host only when runs are stored here (SQLite, the embedded default); with a run storage shared
 between hosts (PostgreSQL) a started run is taken as live, since its pid may be another machine's.
+
+Which batches to resume is asked of the manifest store first (``open_batches``), then of Dagster
+for those alone, so a ``run`` costs as much as the unfinished work, however long the history.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -22,7 +25,8 @@ from dagster._core.storage.runs import SqliteRunStorage
 
 from snowplow_dagster.cli.lock import pid_alive
 from snowplow_dagster.constants import BATCH_JOB, PARTITION_TAG, STREAM_JOB
-from snowplow_dagster.partitions import batches
+from snowplow_dagster.manifest import BatchState
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
 
 NOT_STARTED_GRACE_SECONDS = 60.0
 """A run created but without a logged pid is taken as dead only once this old: a concurrent pass
@@ -93,15 +97,35 @@ def mark_failed(instance: dg.DagsterInstance, owner: RunOwner) -> None:
         )
 
 
-def unfinished_batches(instance: dg.DagsterInstance, final_asset: str) -> list[str]:
-    """Batches whose last asset was never materialised, and which have a run that ended: failed,
-    cancelled, or a partial selection. Batches without any run are the claim's (orphans)."""
-    done = instance.get_materialized_partitions(dg.AssetKey(final_asset))
-    return [
-        batch
-        for batch in instance.get_dynamic_partitions(batches.name)
-        if batch not in done and _has_ended_run(instance, batch)
-    ]
+def open_batches(pipeline: SnowplowPipeline) -> list[str]:
+    """Batches the manifest store has not seen to their end: pending (claimed, not staged) and, in
+    batch mode, staged but not archived.
+
+    The staged ones are found as the ``run=<id>/`` folders of processing, which archiving empties,
+    each confirmed by its state: the pending index and one delimited listing of processing, which
+    hold unfinished work only, not history. (Local storage keeps emptied folders: one marker lookup
+    each, a ``stat``.) A run that died between archiving the last object and writing the marker
+    leaves no folder on S3: ``run`` adds the batches of the dead runs it marks failed.
+    """
+    storage = pipeline.storage()
+    store = pipeline.manifest_store(storage)
+    pending = list(store.pending()[0])
+    if pipeline.config.stream_mode:  # staging is the last step: a staged batch is finished
+        return pending
+    processing = pipeline.claim_settings().processing
+    _, folders = storage.list_children(processing)
+    names = (processing.relative(folder.key).rstrip("/") for folder in folders)
+    ids = [name.removeprefix("run=") for name in names if name.startswith("run=")]  # run_folder
+    return [*pending, *(batch for batch in ids if store.state(batch) is BatchState.STAGED)]
+
+
+def unfinished_batches(instance: dg.DagsterInstance, candidates: Iterable[str]) -> list[str]:
+    """Of ``candidates`` (batches not yet finished on storage, ``open_batches``), those whose last
+    run ended: failed, cancelled, or a partial selection. Candidates without any run are the
+    claim's (orphans), and one whose run is still going is its owner's.
+
+    Costs one run query per candidate, so it grows with unfinished work, not with history."""
+    return [batch for batch in dict.fromkeys(candidates) if _has_ended_run(instance, batch)]
 
 
 def _has_ended_run(instance: dg.DagsterInstance, batch: str) -> bool:

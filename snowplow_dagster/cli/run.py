@@ -2,8 +2,9 @@
 
 Exit codes are EmrEtlRunner's: 0 done, 1 error, 3 no data to process, 4 an ongoing run, 17 lock
 held. Unlike EmrEtlRunner, a failed or killed run needs no hand cleaning: the next ``run`` finds
-the batch unfinished (its last asset never materialised) and runs it again from its manifest,
-every step being idempotent; a run whose process died is first marked failed (``owners.py``).
+the batch unfinished (not yet archived in its manifest store) and runs the steps it still needs
+from its manifest, every step being idempotent; a run whose process died is first marked failed
+(``owners.py``).
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 from rich.console import Console
 
-from snowplow_dagster.assets import all_assets, asset_checks
 from snowplow_dagster.cli import lock, owners
 from snowplow_dagster.cli.home import dagster_home, log_file, open_instance, ui_command
 from snowplow_dagster.cli.inputs import config_path
@@ -32,27 +30,18 @@ from snowplow_dagster.cli.selection import (
     plan_steps,
 )
 from snowplow_dagster.config import ConfigError
-from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, STREAM_JOB
+from snowplow_dagster.constants import BATCH_TAG
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentConfigError, EnrichmentRegistry
-from snowplow_dagster.jobs import jobs
-from snowplow_dagster.partitions import batches
-from snowplow_dagster.passes import run_pass
+from snowplow_dagster.passes import PassResult, run_pass
 from snowplow_dagster.resources.pipeline import Engine, SnowplowPipeline
-from snowplow_dagster.sensors import SensorCursor, claim_tick
 
 OK, ERROR, NO_DATA, ONGOING, LOCK_HELD = 0, 1, 3, 4, 17
 
 
-@dataclass(frozen=True)
-class Outcome:
-    batches: tuple[str, ...]
-    results: tuple[dg.ExecuteInProcessResult, ...]
-
-
-def exit_code(outcome: Outcome) -> int:
-    if not outcome.batches:
+def exit_code(done: PassResult) -> int:
+    if not done.batches:
         return NO_DATA
-    return OK if all(result.success for result in outcome.results) else ERROR
+    return OK if done.success else ERROR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,12 +72,11 @@ def command(args: argparse.Namespace) -> int:
             )
             loaded = pipeline.load()
             EnrichmentRegistry.from_json(loaded.enrichments)  # every parameter, before any move
-            stream_mode = loaded.config.stream_mode
-            plan = plan_steps(skip, args.resume_from, stream_mode=stream_mode)
+            plan = plan_steps(skip, args.resume_from, stream_mode=loaded.config.stream_mode)
             for note in plan.notes:
                 print(note)
             with _locked(args.lock, ignore_on_start=args.ignore_lock_on_start):
-                return one_pass(open_instance(), pipeline, plan, stream_mode=stream_mode)
+                return one_pass(open_instance(), pipeline, plan)
     except lock.LockHeld as error:
         print(error, file=sys.stderr)
         return LOCK_HELD
@@ -97,9 +85,7 @@ def command(args: argparse.Namespace) -> int:
         return ERROR
 
 
-def one_pass(
-    instance: dg.DagsterInstance, pipeline: SnowplowPipeline, plan: StepPlan, *, stream_mode: bool
-) -> int:
+def one_pass(instance: dg.DagsterInstance, pipeline: SnowplowPipeline, plan: StepPlan) -> int:
     ui = f"In the Dagster UI: {ui_command(dagster_home())}, then Runs"
     unfinished = owners.unfinished_runs(instance)
     local = owners.runs_stored_here(instance)
@@ -113,24 +99,22 @@ def one_pass(
             f"Warning: {owners.describe([dead])} but its process is gone: marked failed, resuming"
         )
         owners.mark_failed(instance, dead)
-    final = "staged_enriched" if stream_mode else "archived_logs"
-    resume = owners.unfinished_batches(instance, final)
+    dead_batches = [owner.batch for owner in unfinished if owner.batch is not None]
+    resume = owners.unfinished_batches(instance, [*owners.open_batches(pipeline), *dead_batches])
     if not plan.steps:
         print("Nothing to do: none of snowplow-dagster's steps is selected")
         return OK
     with dagster_logs_to(log_file(dagster_home())), progress(instance, Console()):
-        if plan.is_whole_job(stream_mode):
-            done = run_pass(instance, pipeline, resume=resume)
-            outcome = Outcome(done.batches, done.results)
-        else:
-            outcome = run_selected(instance, pipeline, plan, resume)
-    code = exit_code(outcome)
+        done = run_pass(
+            instance, pipeline, resume=resume, assets=plan.assets, claim_new=plan.claims
+        )
+    code = exit_code(done)
     if code == NO_DATA:
         where = ", ".join(location.uri for location in pipeline.claim_settings().in_locations)
         claimed = f"nothing to claim in {where} and " if plan.claims else ""
         print(f"No logs to process: {claimed}no unfinished batch to resume")
         return code
-    for result in outcome.results:
+    for result in done.results:
         batch = result.dagster_run.tags.get(BATCH_TAG, "?")
         state = "done" if result.success else "FAILED (the next run resumes it)"
         print(f"Batch {batch}: run {result.run_id} {state}")
@@ -138,39 +122,6 @@ def one_pass(
     if code == OK:
         print("Completed successfully")
     return code
-
-
-def run_selected(
-    instance: dg.DagsterInstance,
-    pipeline: SnowplowPipeline,
-    plan: StepPlan,
-    resume: Sequence[str],
-) -> Outcome:
-    """``run_pass`` for a subset of the job's assets (``--skip``/``--resume-from``): claims only
-    when staging is selected, otherwise works on the unfinished batches alone."""
-    todo = list(resume)
-    job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
-    if plan.claims:
-        decision = claim_tick(instance, pipeline, SensorCursor(), datetime.now(UTC))
-        todo = list(dict.fromkeys([*decision.requests, *resume]))
-    instance.add_dynamic_partitions(
-        batches.name, [b for b in todo if not instance.has_dynamic_partition(batches.name, b)]
-    )
-    job = dg.Definitions(
-        assets=all_assets, asset_checks=asset_checks, jobs=jobs, resources={"pipeline": pipeline}
-    ).resolve_job_def(job_name)
-    selection = [dg.AssetKey(asset) for asset in plan.assets]
-    results = tuple(
-        job.execute_in_process(
-            instance=instance,
-            partition_key=batch,
-            tags={BATCH_TAG: batch},
-            asset_selection=selection,
-            raise_on_error=False,
-        )
-        for batch in todo
-    )
-    return Outcome(tuple(todo), results)
 
 
 @contextlib.contextmanager

@@ -76,9 +76,6 @@ class StepPlan:
         """Whether new objects are claimed: only when the batch's staging runs."""
         return "staging" in self.steps or "staging_stream_enrich" in self.steps
 
-    def is_whole_job(self, stream_mode: bool) -> bool:
-        return self.steps == (STREAM_STEPS if stream_mode else BATCH_STEPS)
-
 
 def parse_steps(value: str) -> tuple[str, ...]:
     """``-x staging,enrich`` as EmrEtlRunner splits it (commas, spaces tolerated)."""

@@ -17,7 +17,7 @@ import enum
 import json
 import os
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ from snowplow_dagster.config import (
 )
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.manifest import ManifestStore
+from snowplow_dagster.resources.bundle import bundle_uris, ensure_bundle
 from snowplow_dagster.resources.emr import EmrResource
 from snowplow_dagster.resources.engine import ExecutionEngine
 from snowplow_dagster.resources.local_engine import LocalEngine
@@ -174,7 +175,7 @@ class SnowplowPipeline(dg.ConfigurableResource):
             processing=Location.parse(processing),
             archive=Location.parse(archive),
             manifests=Location.parse(locations.manifests),
-            collector_format=config.collector_format or "",
+            collector_format=config.collector_format,  # None in stream mode
             quiet_period_seconds=claim.quiet_period_seconds,
             max_files=claim.max_files_per_batch,
             max_bytes=claim.max_bytes_per_batch,
@@ -199,11 +200,13 @@ class SnowplowPipeline(dg.ConfigurableResource):
         return _encode(self.load().resolver)
 
     def application_uris(self) -> tuple[str, str]:
-        """Where the enrichment application and its dependency archive live for EMR, per
-        release, under the assets location (the local engine runs this installation's)."""
-        version = metadata.version("snowplow-dagster")
-        base = f"{self.config.locations.assets}snowplow-dagster/{version}/"
-        return f"{base}job.py", f"{base}snowplow_dagster.zip"
+        """The enrichment application and its dependency archive, per release under the assets
+        location. On EMR they are uploaded first when missing or changed (``ensure_bundle``);
+        the local engine runs this installation's, so they are only named."""
+        assets = Location.parse(self.config.locations.assets)
+        if self.load().engine == "emr":
+            return ensure_bundle(self.storage(), assets)
+        return bundle_uris(assets)
 
 
 def _path(value: str | None, env: str, sample: Path) -> Path:

@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
 
 from snowplow_dagster.assets import archived_logs, staged_logs
-from snowplow_dagster.cli import main
+from snowplow_dagster.cli import main, owners
 from snowplow_dagster.cli.lock import LockOwner
 from snowplow_dagster.cli.selection import SelectionError, plan_steps
 from snowplow_dagster.constants import PARTITION_TAG
@@ -144,7 +145,52 @@ def test_a_failed_step_is_resumed_by_the_next_run(
     assert instance.get_dynamic_partitions("batches") == [batch]
     latest = instance.get_run_records(limit=1)[0].dagster_run
     assert latest.status is dg.DagsterRunStatus.SUCCESS and latest.tags[PARTITION_TAG] == batch
+    # The resume ran only what was left: a batch enriched before its failure is not enriched again.
+    assert engine.calls == (2 if step == "enrich" else 1)
+    assert materialisations(instance, "enriched_events", batch) == 1
     assert main(run_args(config)) == 3
+
+
+def materialisations(instance: dg.DagsterInstance, asset: str, batch: str) -> int:
+    records_filter = dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[batch])
+    return len(instance.fetch_materializations(records_filter, limit=100).records)
+
+
+def test_only_batches_not_yet_archived_are_looked_up_for_a_resume(
+    backend: Backend,
+    config: Path,
+    tmp_path: Path,
+    engine: LineCountingEngine,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finished batches (history) cost nothing: only pending and staged ones are asked about."""
+    put_logs(backend, tmp_path)
+    assert main(run_args(config)) == 0
+    [finished] = instance.get_dynamic_partitions("batches")
+    put_logs(backend, tmp_path)
+    engine.failures = 99  # from now on enrichment fails: that batch stays staged
+    assert main(run_args(config)) == 1
+    raw = put_logs(backend, tmp_path)
+    with monkeypatch.context() as broken:
+        fail_copies_into(broken, "processing", sorted(raw)[1].rpartition("/")[2])
+        assert main(run_args(config)) == 1  # failed at staging: still pending
+    staged, pending = sorted(set(instance.get_dynamic_partitions("batches")) - {finished})
+
+    candidates = owners.open_batches(SnowplowPipeline(config_path=str(config)))
+    asked: list[str] = []
+    get_run_records = instance.get_run_records
+
+    def spying(*args: Any, filters: dg.RunsFilter, **kwargs: Any) -> Any:
+        asked.append(filters.tags[PARTITION_TAG])
+        return get_run_records(*args, filters=filters, **kwargs)
+
+    monkeypatch.setattr(instance, "get_run_records", spying)
+    monkeypatch.setattr(instance, "get_dynamic_partitions", None)  # would read all history
+
+    assert candidates == [pending, staged]
+    assert owners.unfinished_batches(instance, candidates) == [pending, staged]
+    assert asked == [pending, staged]
 
 
 def test_a_live_owner_means_4_and_a_killed_one_is_failed_and_resumed(

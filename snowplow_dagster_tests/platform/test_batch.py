@@ -4,6 +4,7 @@ archive, checks; a re-enrichment backfill; Stream Enrich mode; and the same on t
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import dagster as dg
 import pytest
 from pydantic import Field
 
-from snowplow_dagster.assets import all_assets, asset_checks, enriched
+from snowplow_dagster.assets import all_assets, archived, asset_checks, enriched
 from snowplow_dagster.jobs import jobs
 from snowplow_dagster.passes import PassResult, run_pass
 from snowplow_dagster.resources.emr_runner import EmrClusterEnded
@@ -38,7 +39,8 @@ def enriched_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
 
 
 def assert_enriched_batch(backend: Backend, batch: str, metadata: dict[str, object]) -> None:
-    """Good events and bad rows on storage are exactly what the counts say: none twice."""
+    """Good events and bad rows on storage are exactly what the counts say: none twice. Good
+    events by type are in the metadata, every standard type, and add up to the events."""
     counts = json.loads(backend.objects(f"manifests/enrich_counts/{batch}.json").popitem()[1])
     good = backend.objects(f"enriched/good/run={batch}/")
     assert f"enriched/good/run={batch}/_SUCCESS" in good
@@ -46,6 +48,13 @@ def assert_enriched_batch(backend: Backend, batch: str, metadata: dict[str, obje
     bad = gunzipped_lines(backend.objects(f"enriched/bad/run={batch}/"))
     assert len(bad) == counts["bad_rows"] == metadata["bad_rows"]
     assert counts["input_lines"] == counts["skipped_lines"] + counts["lines_with_output"]
+    by_type = Counter(line.split("\t")[5] for line in gunzipped_lines(good))
+    types = ("page_view", "page_ping", "struct", "unstruct", "transaction", "transaction_item")
+    per_type = {key: value for key, value in metadata.items() if key.startswith("events_")}
+    assert per_type == {f"events_{kind}": by_type[kind] for kind in types}
+    assert sum(per_type.values()) == metadata["events"]
+    unstruct = {r.data["event"]: r.data["events"] for r in metadata["unstruct_events"].records}
+    assert unstruct == {"com.snowplowanalytics.snowplow/link_click": metadata["events_unstruct"]}
 
 
 @pytest.mark.spark
@@ -128,6 +137,9 @@ def test_stream_mode_stages_enriched_files_into_a_run_folder(
     pipeline = pipeline_for(tmp_path, backend.root, stream=True)
     backend.put("stream/2026/11/21/part-1.gz", b"enriched-1")
     backend.put("stream/2026/11/21/part-2.gz", b"enriched-2")
+    side_files = {"stream/2026/11/21/_SUCCESS": b"", "stream/2026/11/21/part-3.gz.tmp": b"x"}
+    for key, data in side_files.items():
+        backend.put(key, data)
     with dg.instance_for_test() as instance:
         done = run_pass(instance, pipeline)
 
@@ -137,7 +149,7 @@ def test_stream_mode_stages_enriched_files_into_a_run_folder(
         [staged] = result.asset_materializations_for_node("staged_enriched")
         assert staged.metadata["files"].value == 2
 
-        assert backend.objects("stream/") == {}
+        assert backend.objects("stream/") == side_files  # only .gz files, as EmrEtlRunner
         assert backend.objects(f"enriched/good/run={batch}/") == {
             f"enriched/good/run={batch}/2026/11/21/part-1.gz": b"enriched-1",
             f"enriched/good/run={batch}/2026/11/21/part-2.gz": b"enriched-2",
@@ -252,6 +264,8 @@ def test_many_bad_rows_and_a_malformed_event_warn_without_blocking(
         assert evaluations["bad_row_ratio"].severity == dg.AssetCheckSeverity.WARN
         assert evaluations["output_schema"].passed is False
         assert evaluations["output_schema"].metadata["invalid_lines"].value == 1
+        # A counts file without per-type counts (an older job) leaves them out, not zeros.
+        assert not any(key.startswith(("events_", "unstruct")) for key in enriched_metadata(result))
         archived = backend.objects(f"archive/raw/run={batch}/")
         assert list(archived) == [f"archive/raw/run={batch}/a.gz"]
 
@@ -275,3 +289,71 @@ def test_only_a_lost_cluster_retries_the_enrichment(
             enriched.CLUSTER_LOST_RETRIES if retried else 0
         )
         assert events[-1] == "STEP_FAILURE"
+
+
+# ---------------------------------------------------------------- resuming an unfinished batch
+
+
+BALANCED = {
+    "input_lines": 1,
+    "skipped_lines": 0,
+    "lines_with_output": 1,
+    "good_events": 1,
+    "bad_rows": 0,
+}
+
+
+def materialised(result: dg.ExecuteInProcessResult) -> list[str]:
+    return sorted(
+        event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
+    )
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_a_batch_that_failed_at_archiving_is_resumed_without_enriching_it_again(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refusing(*args: object, **kwargs: object) -> None:
+        raise PermissionError("injected: the archive is not writable")
+
+    with dg.instance_for_test() as instance:
+        with monkeypatch.context() as broken:
+            broken.setattr(archived, "archive_batch", refusing)
+            broken.setattr(archived.archived_logs.op, "_retry_policy", None)
+            done, batch = run_with(backend, tmp_path, instance, counts=BALANCED)
+        assert not done.success
+        pipeline = ScriptedPipeline(
+            config_path=str(tmp_path / "config.yml"), counts_json=json.dumps(BALANCED)
+        )
+
+        again = run_pass(instance, pipeline, resume=[batch])
+
+        assert again.success and again.batches == (batch,)
+        [result] = again.results
+        assert materialised(result) == ["archived_logs"]
+        assert check_outcomes(result) == {"archive_completeness": True}
+        assert list(backend.objects(f"archive/raw/run={batch}/")) == [
+            f"archive/raw/run={batch}/a.gz"
+        ]
+        assert run_pass(instance, pipeline, resume=[batch]).batches == ()  # nothing left
+
+
+@pytest.mark.parametrize("backend", ["local"], indirect=True)
+def test_a_resume_does_not_go_past_a_failed_blocking_check(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """Enrichment materialised but lost lines: the resume enriches again, checks, then archives."""
+    lost = {**BALANCED, "lines_with_output": 0}
+    with dg.instance_for_test() as instance:
+        done, batch = run_with(backend, tmp_path, instance, counts=lost)
+        assert not done.success
+        fixed = ScriptedPipeline(
+            config_path=str(tmp_path / "config.yml"), counts_json=json.dumps(BALANCED)
+        )
+
+        again = run_pass(instance, fixed, resume=[batch])
+
+        assert again.success
+        [result] = again.results
+        assert materialised(result) == ["archived_logs", "enriched_events"]
+        assert check_outcomes(result)["line_conservation"] is True

@@ -71,6 +71,23 @@ def test_clj_tomcat_takes_only_tomcat_access_logs() -> None:
     assert source_pattern("cloudfront").fullmatch("E123.2024-05-06-07.abcd.gz")
 
 
+def test_stream_mode_takes_only_gzipped_enriched_files() -> None:
+    """EmrEtlRunner R102+ staged the S3 Loader's output with ``--srcPattern .*\\.gz``: markers,
+    ``_SUCCESS`` and other side files stay in the stream location."""
+    listing = [
+        _info("2026/11/21/", size=0),
+        _info("2026/11/21_$folder$", size=0),
+        _info("2026/11/21/_SUCCESS", size=0),
+        _info("2026/11/21/part-1.gz"),
+        _info("2026/11/21/part-2.gz.tmp"),
+        _info("2026/11/21/part-3.lzo"),
+    ]
+    settings = settings_for(ROOT, collector_format=None)
+    assert _planned(plan_batches([listing], set(), settings, NOW)) == [["2026/11/21/part-1.gz"]]
+    assert source_pattern(None).fullmatch("part-1.gz")
+    assert not source_pattern(None).fullmatch("_SUCCESS")
+
+
 def test_batches_are_capped_by_files_and_bytes_oldest_first() -> None:
     listing = [_info(f"f{n}.gz", age=100 - n) for n in range(5)]
     by_files = plan_batches([reversed(listing)], set(), settings_for(ROOT, max_files=2), NOW)
