@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from staging_bench import load_average, point_aws_at, record
+from machine import load_average
+from staging_bench import point_aws_at, record
 
 from snowplow_dagster.claiming import ClaimSettings, claim
 from snowplow_dagster.manifest import Manifest, ManifestEntry, batch_id
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
 objects, manifests and markers). Each timed pass starts a fresh client and claims every waiting
 object into one manifest; the idle pass finds nothing new while that batch is pending. The listing
 floor is the in-location's bare listing (``list_tree``, as a pass lists), which no pass can beat.
-Load average (1 min) before and after: {load_before}, {load_average()}.
+Load average (1, 5, 15 min) before and after: {load_before}, {load_average()}.
 
 {HEADER}
 {table}

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from enrich_bench import load_average, machine  # bench/ is this script's folder
+from enrich_bench import machine  # bench/ is this script's folder
+from machine import load_average
 
 from snowplow_dagster.cli.report import step_durations
 from snowplow_dagster.generator import write_log_files

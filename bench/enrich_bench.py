@@ -20,7 +20,6 @@ import gzip
 import io
 import json
 import os
-import platform
 import pstats
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import psutil
 import pyspark
+from machine import describe, load_average  # bench/ is this script's folder
 
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.pipeline import Enricher
@@ -133,7 +133,8 @@ def tree_rss(process: psutil.Process) -> tuple[int, int]:
     for member in [process, *process.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):  # exited between listing and reading
             rss = member.memory_info().rss
-            if member.name() == "java":
+            # By executable: the JVM renames its process (comm) after threads such as "Thread-3".
+            if Path(member.exe()).name == "java":
                 jvm += rss
             else:
                 other += rss
@@ -210,26 +211,10 @@ def profile_core(corpus: Path, limit: int) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpuinfo = Path("/proc/cpuinfo")
-    models = [
-        line.split(":", 1)[1].strip()
-        for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
-        if line.startswith("model name")
-    ]
     java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
-    return {
-        "CPU": models[0] if models else platform.processor() or "unknown",
-        "Cores": str(os.cpu_count()),
-        "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
-        "OS": platform.platform(),
-        "Python": platform.python_version(),
-        "Java": (java.stderr.splitlines() or ["not found"])[0],
-        "pyspark": pyspark.__version__,
-    }
-
-
-def load_average() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return describe(
+        Java=(java.stderr.splitlines() or ["not found"])[0], pyspark=pyspark.__version__
+    )
 
 
 def render(

@@ -17,7 +17,6 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import random
 import re
 import socket
@@ -33,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
+from machine import describe, load_average  # bench/ is this script's folder
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 RESULTS = REPOSITORY / "bench" / "results"
@@ -159,30 +159,15 @@ def run_awscli(endpoint: str, bucket: str) -> dict[str, float]:
 
 def machine() -> dict[str, str]:
     import moto  # here, not at the top: the timed child must not pay for importing it
-    import psutil
 
-    cpuinfo = Path("/proc/cpuinfo")
-    models = (
-        re.findall(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-        if cpuinfo.exists()
-        else []
-    )
     aws = subprocess.run([str(AWS), "--version"], capture_output=True, text=True, check=False)
-    return {
-        "CPU": models[0] if models else platform.processor() or "unknown",
-        "Cores": str(os.cpu_count()),
-        "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
-        "OS": platform.platform(),
-        "Python": platform.python_version(),
-        "boto3 / botocore": f"{boto3.__version__} / {boto3.session.botocore.__version__}",
-        "moto": moto.__version__,
-        "AWS CLI": (aws.stdout or aws.stderr).strip(),
-    }
-
-
-def load_average() -> str:
-    """The machine's 1-minute load: other work running beside a benchmark skews it."""
-    return f"{os.getloadavg()[0]:.2f}"
+    return describe(
+        **{
+            "boto3 / botocore": f"{boto3.__version__} / {boto3.session.botocore.__version__}",
+            "moto": moto.__version__,
+            "AWS CLI": (aws.stdout or aws.stderr).strip(),
+        }
+    )
 
 
 def record(title: str, body: str) -> Path:
@@ -260,8 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     body = f"""`bench/staging_bench.py --files {args.files} --rounds {args.rounds}`: {args.files:,}
 gzipped collector logs ({megabytes:.1f} MB) moved from `in/` to `processing/run=<id>/` on one moto
-server (its own process); medians of {args.rounds} rounds, order alternating. Load average (1 min)
-before and after: {load_before}, {load_average()}.
+server (its own process); medians of {args.rounds} rounds, order alternating.
+Load average (1, 5, 15 min) before and after: {load_before}, {load_average()}.
 
 | what | seconds | files/s |
 |---|---|---|
