@@ -149,13 +149,18 @@ def _raw_copy_extras(collector_format: str) -> _RawCopyExtras:
     CloudFront logs (and UrbanAirship files) are small and many: they are crushed into ~128 MB
     files per day (per app) on the way in. Clojure collector logs are un-gzipped instead, since
     gzip cannot be split (sp#3525). Other formats are copied as they are.
+
+    EmrEtlRunner wrote the crushed files as LZO, which Spark reads only through hadoop-lzo's
+    codec: a GPL library outside Apache Hadoop that an EMR release need not register, and without
+    it the job refuses the files. Gzip needs no extra codec, and a ~128 MB file is one task
+    either way.
     """
     if collector_format == "cloudfront" or collector_format.startswith(
         "tsv/com.amazon.aws.cloudfront/"
     ):
-        return {"group_by": CLOUDFRONT_GROUP_BY, "target_size_mb": 128, "output_codec": "lzo"}
+        return {"group_by": CLOUDFRONT_GROUP_BY, "target_size_mb": 128, "output_codec": "gz"}
     if collector_format.startswith("ndjson/com.urbanairship.connect/"):
-        return {"group_by": URBANAIRSHIP_GROUP_BY, "target_size_mb": 128, "output_codec": "lzo"}
+        return {"group_by": URBANAIRSHIP_GROUP_BY, "target_size_mb": 128, "output_codec": "gz"}
     if collector_format == "clj-tomcat":
         return {"output_codec": "none"}
     return {}

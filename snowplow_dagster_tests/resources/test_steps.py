@@ -62,7 +62,7 @@ def test_emr_sample_cloudfront_gzip_is_emretlrunners_sequence() -> None:
             "--dest", "hdfs:///local/snowplow/raw-events/",
             "--groupBy", ".*([0-9]+-[0-9]+-[0-9]+)-[0-9]+.*",
             "--targetSize", "128",
-            "--outputCodec", "lzo",
+            "--outputCodec", "gz",
             "--s3Endpoint", ENDPOINT,
         ],
         [
@@ -104,7 +104,7 @@ def test_emretlrunner_sample_filled_in_gives_the_same_steps_on_its_buckets() -> 
     assert raw[5:] == [
         "--groupBy", ".*([0-9]+-[0-9]+-[0-9]+)-[0-9]+.*",
         "--targetSize", "128",
-        "--outputCodec", "lzo",
+        "--outputCodec", "gz",
         "--s3Endpoint", ENDPOINT,
     ]  # fmt: skip
     assert spark[spark.index("--bad-folder") + 1] == f"s3://acme-out/enriched/bad/{RUN}"
@@ -122,11 +122,11 @@ def test_emretlrunner_sample_filled_in_gives_the_same_steps_on_its_buckets() -> 
         (
             "tsv/com.amazon.aws.cloudfront/wd_access_log",
             ["--groupBy", ".*([0-9]+-[0-9]+-[0-9]+)-[0-9]+.*", "--targetSize", "128",
-             "--outputCodec", "lzo"],
+             "--outputCodec", "gz"],
         ),
         (
             "ndjson/com.urbanairship.connect/v1",
-            ["--groupBy", r".*\/(\w+)\/.*", "--targetSize", "128", "--outputCodec", "lzo"],
+            ["--groupBy", r".*\/(\w+)\/.*", "--targetSize", "128", "--outputCodec", "gz"],
         ),
         ("clj-tomcat", ["--outputCodec", "none"]),
         ("ndjson/com.acme/v1", []),
