@@ -28,7 +28,8 @@ from machine import load_average
 from snowplow_dagster.cli.report import step_durations
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.passes import run_pass
-from snowplow_dagster.resources.pipeline import SAMPLE_CONFIG, SnowplowPipeline
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.samples import SAMPLE_CONFIG
 
 RESULTS = Path(__file__).parent / "results"
 STEPS = {

@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 import psutil
@@ -37,12 +36,12 @@ from machine import describe, load_average  # bench/ is this script's folder
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import write_log_files
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 
 INPUT_FORMAT = "cloudfront"
 ETL_TIMESTAMP_MS = 1_700_000_000_000
 CORE_TARGET, CORE_GOAL = 10_000, 20_000
 RESULTS = Path(__file__).resolve().parent / "results"
-SAMPLE_ENRICHMENTS = resources.files("snowplow_dagster") / "sample_data" / "enrichments"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +87,7 @@ def read_lines(corpus: Path) -> Iterator[str]:
 
 
 def sample_enrichments() -> dict:
-    return load_enrichments_directory(Path(str(SAMPLE_ENRICHMENTS)))
+    return load_enrichments_directory(SAMPLE_ENRICHMENTS)
 
 
 def sample_enricher() -> Enricher:

@@ -27,9 +27,10 @@ from snowplow_dagster.config import (
     render_erb,
     reveal,
 )
+from snowplow_dagster.samples import SAMPLE_CONFIGS
 
 DATA = Path(__file__).parent / "data" / "config"
-SAMPLES = Path(__file__).parents[1] / "snowplow_dagster" / "sample_data" / "config"
+SAMPLES = SAMPLE_CONFIGS
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -7,8 +7,6 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, datetime
-from importlib.resources import as_file
-from importlib.resources import files as package_files
 
 import maxminddb
 import pytest
@@ -25,6 +23,7 @@ from snowplow_dagster.generator import (
     generate_records,
     write_log_files,
 )
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_MAXMIND
 
 FORMATS = ["cloudfront", "clj-tomcat"]
 ETL_TSTAMP_MS = 1_000_000_000_000
@@ -75,8 +74,7 @@ def test_default_start_is_fixed():
 @pytest.fixture(scope="module")
 def sample_enrichments():
     """The enrichments the demo runs with (MaxMind test databases, UA and referer parsers...)."""
-    with as_file(package_files("snowplow_dagster") / "sample_data" / "enrichments") as folder:
-        return load_enrichments_directory(folder)
+    return load_enrichments_directory(SAMPLE_ENRICHMENTS)
 
 
 @pytest.mark.parametrize("input_format", FORMATS)
@@ -137,7 +135,7 @@ def test_visitors_use_many_user_agents_and_the_maxmind_test_networks(input_forma
     useragents = {payload.useragent for payload in payloads}
     assert len(useragents) >= 30
     assert any("bot" in useragent.lower() for useragent in useragents)
-    database = package_files("snowplow_dagster") / "sample_data/maxmind/GeoIP2-City-Test.mmdb"
+    database = SAMPLE_MAXMIND / "GeoIP2-City-Test.mmdb"
     with maxminddb.open_database(str(database)) as reader:
         located = [reader.get(payload.ip_address) is not None for payload in payloads]
     assert 0.3 < sum(located) / len(located) < 0.9  # test networks and other public IPs

@@ -19,7 +19,8 @@ from snowplow_dagster.cli.home import dagster_home, log_file, open_instance, ui_
 from snowplow_dagster.cli.report import dagster_logs_to, progress, summarise, summary_table
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.passes import run_pass
-from snowplow_dagster.resources.pipeline import SAMPLE_CONFIG, SnowplowPipeline
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.samples import SAMPLE_CONFIG
 
 HOME_ENV = "SNOWPLOW_DAGSTER_HOME"
 """What the sample config's ``<%= ENV['SNOWPLOW_DAGSTER_HOME'] %>`` locations hang from."""

@@ -17,7 +17,6 @@ import enum
 import json
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,15 +39,11 @@ from snowplow_dagster.resources.emr import EmrResource
 from snowplow_dagster.resources.engine import ExecutionEngine
 from snowplow_dagster.resources.local_engine import LocalEngine
 from snowplow_dagster.resources.storage import Location, S3Settings, Storage, storage_for
+from snowplow_dagster.samples import SAMPLE_CONFIG, SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 
 CONFIG_ENV = "SNOWPLOW_DAGSTER_CONFIG"
 RESOLVER_ENV = "SNOWPLOW_DAGSTER_RESOLVER"
 ENRICHMENTS_ENV = "SNOWPLOW_DAGSTER_ENRICHMENTS"
-
-_SAMPLES = resources.files("snowplow_dagster") / "sample_data"
-SAMPLE_CONFIG = Path(str(_SAMPLES / "config" / "config.yml"))
-SAMPLE_RESOLVER = Path(str(_SAMPLES / "config" / "iglu_resolver.json"))
-SAMPLE_ENRICHMENTS = Path(str(_SAMPLES / "enrichments"))
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from snowplow_dagster.resources.engine import StepConfig, StepFailed, StepResult
-from snowplow_dagster.resources.pipeline import SAMPLE_RESOLVER
 from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
 from snowplow_dagster.resources.storage import Location, storage_for
+from snowplow_dagster.samples import SAMPLE_RESOLVER
 
 
 def _arg(step: StepConfig, flag: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from snowplow_dagster.cli import main
-from snowplow_dagster.resources.pipeline import SAMPLE_CONFIG, SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
+from snowplow_dagster.samples import SAMPLE_CONFIG, SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 

@@ -25,8 +25,8 @@ from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS, FIELD_INDEX
 from snowplow_dagster.enrich.job import ConfigError, InputReadError, JobCounts, run_job
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import write_log_files
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 
-SAMPLE_ENRICHMENTS = Path(job.__file__).parents[1] / "sample_data" / "enrichments"
 ETL_TIMESTAMP_MS = 1_700_000_000_000
 FAILURE_TSTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -1,7 +1,6 @@
 import base64
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 
@@ -10,8 +9,9 @@ from snowplow_dagster.enrich.enrichments.registry import EnrichmentRegistry
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
 from snowplow_dagster.enrich.manager import ETL_VERSION
 from snowplow_dagster.enrich.pipeline import Enricher
+from snowplow_dagster.samples import SAMPLE_MAXMIND
 
-MAXMIND = (Path(__file__).parents[2] / "snowplow_dagster" / "sample_data" / "maxmind").as_uri()
+MAXMIND = SAMPLE_MAXMIND.as_uri()
 ETL_TSTAMP_MS = 1000000000000
 
 

@@ -6,7 +6,6 @@ columns. Counts must add up too: every line is good, bad or a header, and nothin
 """
 
 import json
-from pathlib import Path
 
 import pytest
 from snowplow_analytics_sdk.event_transformer import transform
@@ -14,8 +13,8 @@ from snowplow_analytics_sdk.event_transformer import transform
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import generate_records
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 
-SAMPLE_ENRICHMENTS = Path(__file__).parents[2] / "snowplow_dagster" / "sample_data" / "enrichments"
 EVENTS = 2500
 
 

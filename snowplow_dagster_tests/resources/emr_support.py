@@ -26,10 +26,9 @@ from moto.emr.models import Cluster, emr_backends
 
 from snowplow_dagster.config import render_erb
 from snowplow_dagster.resources.engine import StepConfig
+from snowplow_dagster.samples import SAMPLE_CONFIGS
 
-SAMPLE = (
-    Path(__file__).parents[2] / "snowplow_dagster" / "sample_data" / "config" / "config.emr.yml"
-)
+SAMPLE = SAMPLE_CONFIGS / "config.emr.yml"
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 ENV = {"AWS_SNOWPLOW_ACCESS_KEY": ACCESS_KEY, "AWS_SNOWPLOW_SECRET_KEY": SECRET_KEY}

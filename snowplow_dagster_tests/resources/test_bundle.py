@@ -23,9 +23,10 @@ from snowplow_dagster.resources.bundle import (
     ensure_bundle,
     release_version,
 )
-from snowplow_dagster.resources.pipeline import SAMPLE_ENRICHMENTS, SnowplowPipeline
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.resources.steps import ENRICH, enrich_steps
 from snowplow_dagster.resources.storage import Location, S3Storage
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 from snowplow_dagster_tests.resources.emr_support import write_config
 
 _ENRICH_FROM_THE_ZIP = """

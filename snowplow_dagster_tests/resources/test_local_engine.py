@@ -30,9 +30,9 @@ from snowplow_dagster.resources.engine import StepConfig, StepFailed, StepsCance
 from snowplow_dagster.resources.local_engine import LocalEngine
 from snowplow_dagster.resources.steps import enrich_steps, s3_dist_cp_step, spark_enrich_step
 from snowplow_dagster.resources.storage import Location
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 from snowplow_dagster_tests.fixtures.s3 import Backend
 
-SAMPLE_DATA = Path(__file__).parents[2] / "snowplow_dagster" / "sample_data"
 BATCH = "2026-11-21-10-00-00"
 RUN = f"run={BATCH}/"
 LOG = logging.getLogger("test-local-engine")
@@ -112,8 +112,8 @@ def test_a_batch_is_enriched_end_to_end_by_its_emr_steps(
     steps = enrich_steps(
         config,
         batch_id=BATCH,
-        enrichments_b64=encode(load_enrichments_directory(SAMPLE_DATA / "enrichments")),
-        resolver_b64=encode(load_resolver(SAMPLE_DATA / "config" / "iglu_resolver.json")),
+        enrichments_b64=encode(load_enrichments_directory(SAMPLE_ENRICHMENTS)),
+        resolver_b64=encode(load_resolver(SAMPLE_RESOLVER)),
         etl_tstamp_ms=1_700_000_000_000,
         app_uri="s3://assets/snowplow-dagster/job.py",
         py_files_uri="s3://assets/snowplow-dagster/deps.zip",
@@ -159,7 +159,7 @@ def test_a_failing_spark_step_surfaces_its_exit_code_and_stderr(
             output_folder="hdfs:///enriched-events/",
             bad_folder=f"{tmp_path}/bad/",
             enrichments_b64="this is not base64 JSON",
-            resolver_b64=encode(load_resolver(SAMPLE_DATA / "config" / "iglu_resolver.json")),
+            resolver_b64=encode(load_resolver(SAMPLE_RESOLVER)),
             etl_tstamp_ms=1,
         ),
         s3_dist_cp_step("after", src="hdfs:///enriched-events/", dest=f"{out}/"),

@@ -13,9 +13,10 @@ from snowplow_dagster.resources.steps import (
     s3_dist_cp_step,
     spark_enrich_step,
 )
+from snowplow_dagster.samples import SAMPLE_CONFIGS
 from snowplow_dagster_tests.test_config import BATCH_FILL, ENV, filled
 
-SAMPLES = Path(__file__).parents[2] / "snowplow_dagster" / "sample_data" / "config"
+SAMPLES = SAMPLE_CONFIGS
 BATCH = "2026-11-21-10-00-00"
 RUN = f"run={BATCH}/"
 ENDPOINT = "s3-eu-west-1.amazonaws.com"

@@ -8,8 +8,9 @@ from snowplow_dagster.enrich.enrichments import assets
 from snowplow_dagster.enrich.enrichments.config import EnrichmentConfigError
 from snowplow_dagster.enrich.enrichments.ip_lookups import IpLookups, java_float
 from snowplow_dagster.enrich.event import EnrichedEvent
+from snowplow_dagster.samples import SAMPLE_MAXMIND
 
-MAXMIND = Path(__file__).parents[3] / "snowplow_dagster" / "sample_data" / "maxmind"
+MAXMIND = SAMPLE_MAXMIND
 
 
 def _db(database: str, uri: str | Path = MAXMIND) -> dict:

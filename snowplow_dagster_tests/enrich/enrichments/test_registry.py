@@ -1,7 +1,6 @@
 import json
 import logging
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,9 @@ from snowplow_dagster.enrich.enrichments.registry import (
     load_enrichments_directory,
 )
 from snowplow_dagster.enrich.event import EnrichedEvent
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 
-SAMPLE = Path(__file__).parents[3] / "snowplow_dagster" / "sample_data" / "enrichments"
+SAMPLE = SAMPLE_ENRICHMENTS
 SNOWPLOW = "iglu:com.snowplowanalytics.snowplow"
 
 
