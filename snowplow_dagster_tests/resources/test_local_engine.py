@@ -101,7 +101,12 @@ def gunzipped_lines(objects: dict[str, bytes]) -> list[str]:
 @pytest.mark.spark
 @pytest.mark.parametrize(
     ("backend", "collector_format"),
-    [("s3", "cloudfront"), ("local", "clj-tomcat")],
+    [
+        ("s3", "cloudfront"),
+        ("s3", "clj-tomcat"),
+        ("local", "cloudfront"),
+        ("local", "clj-tomcat"),
+    ],
     indirect=["backend"],
 )
 def test_a_batch_is_enriched_end_to_end_by_its_emr_steps(
