@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from snowplow_dagster.locations import check_locations
-from snowplow_dagster.manifest import Manifest, ManifestEntry, ManifestStore, batch_id, batch_time
+from snowplow_dagster.manifest import (
+    EntryTotals,
+    Manifest,
+    ManifestEntry,
+    ManifestStore,
+    batch_id,
+    batch_time,
+)
 from snowplow_dagster.resources.storage import Location, ObjectInfo, Storage, list_tree
 
 CLJ_TOMCAT_PATTERN = r".*localhost\_access\_log.*\.txt.*"
@@ -86,16 +93,8 @@ class ClaimSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class BatchPlan:
+class BatchPlan(EntryTotals):
     entries: tuple[ManifestEntry, ...]
-
-    @property
-    def files(self) -> int:
-        return len(self.entries)
-
-    @property
-    def bytes(self) -> int:
-        return sum(entry.size for entry in self.entries)
 
 
 class ClaimContention(RuntimeError):

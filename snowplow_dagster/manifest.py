@@ -58,10 +58,10 @@ class ManifestEntry:
     """Where the object lives under ``run=<id>/`` once staged, fixed at claim time."""
 
 
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    batch_id: str
-    sources: tuple[Location, ...]
+class EntryTotals:
+    """File and byte totals of a set of manifest entries: a batch plan's and its manifest's."""
+
+    __slots__ = ()
     entries: tuple[ManifestEntry, ...]
 
     @property
@@ -71,6 +71,13 @@ class Manifest:
     @property
     def bytes(self) -> int:
         return sum(entry.size for entry in self.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest(EntryTotals):
+    batch_id: str
+    sources: tuple[Location, ...]
+    entries: tuple[ManifestEntry, ...]
 
     def source_of(self, entry: ManifestEntry) -> Location:
         return self.sources[entry.source].object(entry.key)
