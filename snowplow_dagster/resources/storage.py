@@ -25,8 +25,10 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, NamedTuple, Protocol
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.utils import parse_timestamp
 
 SOURCE_ETAG_METADATA = "snowplow-source-etag"
 """User metadata on a copy whose ETag cannot equal its source's (multipart copy, multipart-uploaded
@@ -251,7 +253,14 @@ class S3Storage:
 
     def __init__(self, settings: S3Settings | None = None) -> None:
         self.settings = settings or S3Settings()
-        self.client = boto3.session.Session().client(
+        core = botocore.session.get_session()
+        # botocore parses every timestamp with dateutil, about 40 us each: for a large listing
+        # that is most of the client's time (0.4 s of 0.7 s for 10,000 keys). S3 writes listing
+        # timestamps in ISO 8601, which the standard library parses in well under a microsecond.
+        core.get_component("response_parser_factory").set_parser_defaults(
+            timestamp_parser=_parse_s3_timestamp
+        )
+        self.client = boto3.session.Session(botocore_session=core).client(
             "s3",
             endpoint_url=self.settings.endpoint_url,
             region_name=self.settings.region_name,
@@ -631,6 +640,16 @@ def storage_for(location: Location | str, s3: S3Settings | None = None) -> Stora
     if isinstance(location, str):
         location = Location.parse(location)
     return S3Storage(s3) if location.scheme == "s3" else LocalStorage()
+
+
+def _parse_s3_timestamp(value: str) -> datetime:
+    """ISO 8601 with an offset (listings, copy results) by the standard library; anything else
+    (RFC 822 headers, epoch seconds, no offset) by botocore's own parser, as before."""
+    with contextlib.suppress(ValueError, TypeError):
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is not None:
+            return parsed
+    return parse_timestamp(value)
 
 
 def _listed_info(item: dict[str, Any]) -> ObjectInfo:

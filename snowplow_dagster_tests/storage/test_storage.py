@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -106,6 +107,19 @@ def test_write_read_head_use_md5_etags(backend: Backend) -> None:
     assert backend.storage.head(backend.location("manifests/none.json")) is None
     with pytest.raises(ObjectMissing):
         backend.storage.read(backend.location("manifests/none.json"))
+
+
+def test_listing_and_head_agree_on_an_aware_modification_time(backend: Backend) -> None:
+    # S3 sends listing times in ISO 8601 (parsed by the fast path) and head times as RFC 822
+    # headers (botocore's parser): both must be the same aware instant, to the second.
+    obj = backend.location("in/a.gz")
+    backend.storage.write(obj, b"x")
+    (listed,) = backend.storage.list(backend.location("in/"))
+    headed = backend.storage.head(obj)
+    assert listed.last_modified.utcoffset() == headed.last_modified.utcoffset() == timedelta(0)
+    to_second = [info.last_modified.replace(microsecond=0) for info in (listed, headed)]
+    assert to_second[0] == to_second[1]
+    assert abs(listed.last_modified - datetime.now(UTC)) < timedelta(minutes=5)
 
 
 def test_conditional_writes(backend: Backend) -> None:
