@@ -105,7 +105,8 @@ def check_emr_settings(
 ) -> None:
     """Refuse what EMR would refuse after a launch attempt, or what we cannot honour.
 
-    ``config.py`` already checks the EmrEtlRunner rules (roles, counts, placement xor subnet).
+    ``snowplow_dagster.config.models`` already checks the EmrEtlRunner rules (roles, counts,
+    placement xor subnet).
     """
     issues = []
     try:
