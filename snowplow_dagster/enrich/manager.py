@@ -14,6 +14,7 @@ in a registry-based authority (``getHost()`` is null) instead of failing.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import re
@@ -262,7 +263,7 @@ def _page_uri(
         return None, str(error)
     columns = vars(event)
     columns["page_url"] = uri.text
-    _set_parts(columns, _PAGE_PARTS, _explode(uri))
+    columns.update(_part_columns(uri, _PAGE_PARTS))
     return uri, None
 
 
@@ -273,7 +274,7 @@ def _set_referer(event: EnrichedEvent, registry: EnrichmentRegistry) -> list[str
         uri = string_to_uri(event.page_referrer)
     except UriSyntaxError as error:
         return [str(error)]
-    _set_parts(vars(event), _REFERER_PARTS, _explode(uri))
+    vars(event).update(_part_columns(uri, _REFERER_PARTS))
     return _call(registry.referer_parser, "enrich", event)
 
 
@@ -285,12 +286,12 @@ _REFERER_PARTS = tuple(
 )
 
 
-def _set_parts(columns: dict[str, str | None], names: tuple[str, ...], parts: tuple) -> None:
-    """Set the URL part columns that have a value: unset columns already read as None, and an
-    event with no None values serialises on ``to_tsv``'s fast path."""
-    for name, part in zip(names, parts, strict=True):
-        if part is not None:
-            columns[name] = part
+@functools.lru_cache(maxsize=_CACHE_LIMIT)
+def _part_columns(uri: JavaUri, names: tuple[str, ...]) -> dict[str, str]:
+    """The URL part columns that have a value, by column name: unset columns already read as
+    None, and an event with no None values serialises on ``to_tsv``'s fast path. Cached, because
+    a visitor's events share their page and referer; the dict is only ever read."""
+    return {name: part for name, part in zip(names, _explode(uri), strict=True) if part is not None}
 
 
 def _explode(

@@ -233,7 +233,10 @@ def _uuid(field: str, value: str | None) -> str:
 
 def extract_timestamp(field: str, value: str | None) -> str:
     """A tracker timestamp (ms since epoch) as column text; years outside 0-9999 are refused."""
-    ms = parse_java_long(value)
+    if value is not None and len(value) < 16 and value.isascii() and value.isdigit():
+        ms: int | None = int(value)  # the usual text: a plain ms count, in range by its length
+    else:
+        ms = parse_java_long(value)
     if ms is None:
         raise FieldError(
             f"Field [{field}]: [{_shown(value)}] is not in the expected format (ms since epoch)"
@@ -248,6 +251,9 @@ def extract_timestamp(field: str, value: str | None) -> str:
 
 def _dimensions(field: str, value: str | None) -> tuple[str, str]:
     """``WxH`` (ASCII digits, as Java's ``\\d``) into two Int columns."""
+    cached = _DIMENSIONS.get(value)  # type: ignore[arg-type]
+    if cached is not None:
+        return cached
     width, separator, height = (value or "").partition("x")
     if not (
         separator and width.isdigit() and height.isdigit() and width.isascii() and height.isascii()
@@ -258,14 +264,23 @@ def _dimensions(field: str, value: str | None) -> tuple[str, str]:
     width_number, height_number = int(width), int(height)
     if width_number > _INT_MAX or height_number > _INT_MAX:
         raise FieldError(f"Field [{field}]: view dimensions [{value}] exceed Integer's max range")
-    return str(width_number), str(height_number)
+    result = str(width_number), str(height_number)
+    if len(_DIMENSIONS) >= _DIMENSIONS_CACHE_LIMIT:
+        _DIMENSIONS.clear()
+    _DIMENSIONS[value] = result  # type: ignore[index]
+    return result
+
+
+# Screen, viewport and document sizes repeat across a visitor's events: three per event.
+_DIMENSIONS_CACHE_LIMIT = 4096
+_DIMENSIONS: dict[str, tuple[str, str]] = {}
 
 
 def _json(field: str, value: str | None) -> tuple[str, Any]:
     if value is None:  # Java dies on a null there (an NPE, so an unexpected-error bad row);
         # reporting it as this field's error keeps the rest of the event's messages.
         raise FieldError(f"Field [{field}]: invalid JSON [null] with parsing error: null")
-    return _JSON.reformat(field, value)
+    return _cached(_JSON_TEXTS, value, field, _JSON.reformat)
 
 
 def _base64_json(field: str, value: str | None) -> tuple[str, Any]:
@@ -273,7 +288,34 @@ def _base64_json(field: str, value: str | None) -> tuple[str, Any]:
         raise FieldError(
             f"Field [{field}]: exception Base64-decoding [null] (URL-safe encoding): [null]"
         )
+    return _cached(_BASE64_JSON_TEXTS, value, field, _reformat_base64)
+
+
+def _reformat_base64(field: str, value: str) -> tuple[str, Any]:
     return _JSON.reformat(field, decode_base64url(value))
+
+
+# Contexts repeat from event to event (every event of a page view carries the same web page
+# entity), so recent results are kept: the parsed values are only ever read, never changed. Only
+# successes are kept: an error's message names the field. Cleared when full, which bounds memory.
+_JSON_CACHE_LIMIT = 2048
+_JSON_TEXTS: dict[str, tuple[str, Any]] = {}
+_BASE64_JSON_TEXTS: dict[str, tuple[str, Any]] = {}
+
+
+def _cached(
+    cache: dict[str, tuple[str, Any]],
+    value: str,
+    field: str,
+    reformat: Callable[[str, str], tuple[str, Any]],
+) -> tuple[str, Any]:
+    result = cache.get(value)
+    if result is None:
+        result = reformat(field, value)
+        if len(cache) >= _JSON_CACHE_LIMIT:
+            cache.clear()
+        cache[value] = result
+    return result
 
 
 # --- the table -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ the 0.37 behaviour above applies, so existing 1-0-0 configs keep producing the s
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,11 +38,17 @@ class AnonIp:
         return cls(octets, segments)
 
     def anonymise(self, ip: str) -> str:
-        if self.segments is not None and ":" in ip and "." not in ip:
-            return _mask_ipv6(ip, self.segments)
-        keep = 4 - self.octets
-        parts = _java_split(ip, ".")
-        return ".".join(part if index < keep else _MASK for index, part in enumerate(parts))
+        return _anonymised(ip, self.octets, self.segments)
+
+
+@functools.lru_cache(maxsize=20_000)
+def _anonymised(ip: str, octets: int, segments: int | None) -> str:
+    """Cached: a visitor's events share their address."""
+    if segments is not None and ":" in ip and "." not in ip:
+        return _mask_ipv6(ip, segments)
+    keep = 4 - octets
+    parts = _java_split(ip, ".")
+    return ".".join(part if index < keep else _MASK for index, part in enumerate(parts))
 
 
 def _mask_ipv6(ip: str, segments: int) -> str:

@@ -7,6 +7,7 @@ become bad rows. Java's ``.`` is narrower than Python's, hence the explicit clas
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NoReturn
 
@@ -69,18 +70,30 @@ def load_cloudfront(line: str) -> CollectorPayload | None:
     timestamp, querystring, api = read_request(date, time, single_encode_pcts(qs), path, errors)
     if errors:
         raise ProcessingError(errors)
-    referer = to_option(single_encode_pcts(referer))
-    if referer is not None and referer.endswith("%"):
-        referer = referer[:-1]  # CloudFront sometimes appends a stray "%"
     return CollectorPayload(
         api=api,
         querystring=querystring,
         source_name="cloudfront",
         timestamp_ms=timestamp,
         ip_address=to_option(_client_ip(forwarded_for, ip)),
-        useragent=to_option(single_encode_pcts(useragent)),
-        referer=referer,
+        useragent=_header(useragent),
+        referer=_referer(referer),
     )
+
+
+# A visitor's requests repeat their user agent and, page after page, their referers: both
+# fields are fixed once per distinct value.
+@functools.lru_cache(maxsize=20_000)
+def _header(field: str) -> str | None:
+    return to_option(single_encode_pcts(field))
+
+
+@functools.lru_cache(maxsize=20_000)
+def _referer(field: str) -> str | None:
+    referer = _header(field)
+    if referer is not None and referer.endswith("%"):
+        referer = referer[:-1]  # CloudFront sometimes appends a stray "%"
+    return referer
 
 
 def _split_tab_separated(line: str) -> list[str] | None:
