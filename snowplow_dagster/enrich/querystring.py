@@ -79,19 +79,22 @@ def parse_querystring(qs: str | None, encoding: str = "UTF-8") -> dict[str, str 
         del tokens[0]
     if query[-1] in "&;" and tokens:
         del tokens[-1]
-    wide = not query.isascii()  # raw non-ASCII text must go through the decoder too
-    decode = _decode_form_field_wide if wide else _decode_form_field
     params: dict[str, str | None] = {}
+    if not query.isascii():  # raw non-ASCII text must go through the decoder too
+        for token in tokens:
+            name, sep, value = token.partition("=")
+            name = _decode_form_field_wide(name, encoding)
+            params[name] = _decode_form_field_wide(value, encoding) if sep else None
+        return params
+    decode = _decode_form_field
     for token in tokens:
         name, sep, value = token.partition("=")
-        if wide or "%" in name or "+" in name:
-            name = decode(name, encoding)
-        if not sep:
-            params[name] = None
-        elif wide or "%" in value or "+" in value:
-            params[name] = decode(value, encoding)
-        else:
-            params[name] = value
+        if "%" in token or "+" in token:  # one scan rules out decoding for most tokens
+            if "%" in name or "+" in name:
+                name = decode(name, encoding)
+            if sep and ("%" in value or "+" in value):
+                value = decode(value, encoding)
+        params[name] = value if sep else None
     return params
 
 
