@@ -4,18 +4,14 @@ import pytest
 
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentRegistry
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
-from snowplow_dagster.enrich.manager import (
-    DERIVED_CONTEXTS_SCHEMA,
-    ETL_VERSION,
-    enrich_event,
-    string_to_uri,
-)
+from snowplow_dagster.enrich.manager import DERIVED_CONTEXTS_SCHEMA, ETL_VERSION, enrich_event
 from snowplow_dagster.enrich.payload import (
     CollectorApi,
     CollectorPayload,
     ProcessingError,
     RawEvent,
 )
+from snowplow_dagster.enrich.uri import string_to_uri
 
 ETL_TSTAMP = "2001-09-09 01:46:40.000"
 COLLECTOR_MS = 1398762054000  # 2014-04-29 09:00:54.000
