@@ -9,6 +9,8 @@ Layout under the manifests location (``ManifestStore``)::
     batches/<id>.json        the manifest; immutable, created only if absent (that reserves the id)
     pending.json             ids of batches claimed but not yet staged; replaced only by a
                              compare-and-swap on its ETag, the one point where claims commit
+    staged.json              ids of batches staged but not yet archived (batch mode), replaced
+                             the same way; ``adopted`` once an earlier version's are in it too
     staged/<id>.json         marker: every object is in processing/run=<id>/ (a summary inside)
     archived/<id>.json       marker: every object is in the raw archive's run=<id>/
     moves/<id>/<name>.json   the frozen listing of a folder being moved (enriched output)
@@ -16,6 +18,13 @@ Layout under the manifests location (``ManifestStore``)::
 A batch is PENDING while its id is in ``pending.json``, then STAGED, then ARCHIVED. "Already
 claimed" is known from ``pending.json`` and the few manifests it names: once a batch is staged its
 objects have left the in-locations, so no pass ever needs to list history.
+
+The unfinished batches (``unarchived``) are the ids of the two indexes, which hold unfinished work
+only. A batch enters ``staged.json`` before it leaves ``pending.json`` and leaves it only after its
+archived marker is written, so from its claim to that marker it is always in one index or both,
+whatever point a crash stops at (see ``mark_staged`` and ``mark_archived``). Folders cannot say
+this: on S3 a ``run=<id>/`` folder stops existing with its last object, so a batch whose archiving
+moved everything but died before its marker would look finished, and stay STAGED forever.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +45,8 @@ tooling (Hive/Athena partitions, the analytics SDK's run manifests) parses."""
 
 _FORMAT_VERSION = 1
 _CAS_ATTEMPTS = 100
+_PENDING = "pending.json"
+_STAGED = "staged.json"
 
 
 def batch_id(at: datetime) -> str:
@@ -171,33 +182,37 @@ class ManifestStore:
 
     def pending(self) -> tuple[tuple[str, ...], str | None]:
         """Ids of pending batches, and the ETag a ``replace_pending`` must name (None: no index)."""
-        try:
-            index = self.storage.read(self._pending_location())
-        except ObjectMissing:
-            return (), None
-        return tuple(json.loads(index.data)["pending"]), index.etag
+        document, version = self._read_index(_PENDING)
+        return tuple(document.get("pending", ())), version
 
     def replace_pending(self, batches: tuple[str, ...], version: str | None) -> bool:
         """Compare-and-swap the pending ids; False when another writer changed them first."""
-        document = {"format": _FORMAT_VERSION, "pending": sorted(set(batches))}
-        data = json.dumps(document).encode()
-        try:
-            if version is None:
-                self.storage.write(self._pending_location(), data, if_absent=True)
-            else:
-                self.storage.write(self._pending_location(), data, if_match=version)
-        except PreconditionFailed:
-            return False
-        return True
+        return self._swap_index(_PENDING, {"pending": sorted(set(batches))}, version)
 
-    def mark_staged(self, batch: str, details: Mapping[str, Any]) -> None:
-        """Record that the batch is staged, then release its objects from the claimed set (in this
-        order: a crash in between leaves it claimed, which is harmless as its objects are gone)."""
+    def mark_staged(self, batch: str, details: Mapping[str, Any], *, final: bool = False) -> None:
+        """Record that the batch is staged: into the staged index, then its marker, then out of the
+        pending index. ``final``: staging is the batch's last step (Stream Enrich mode), nothing
+        will archive it, so it is not put in the staged index.
+
+        A crash after the first write leaves the batch PENDING and in both indexes: the rerun of
+        staging finds its objects moved and writes the rest. After the marker it is STAGED and
+        still pending, which is harmless (its objects have left the in-locations) and undone by
+        the next ``stage_batch``. At no point is it in neither index: ``unarchived`` sees it.
+        """
+        if not final:
+            self._change_ids(_STAGED, "staged", add=(batch,))
         self._write_marker(BatchState.STAGED, batch, details)
         self.release(batch)
 
     def mark_archived(self, batch: str, details: Mapping[str, Any]) -> None:
+        """Record that the batch is archived: its marker, then out of the staged index.
+
+        A crash before the marker (even after the last object moved) leaves the batch STAGED in
+        the staged index, so ``unarchived`` names it and a rerun of archiving finishes it. A crash
+        between the two writes leaves an ARCHIVED id in the index, which ``unarchived`` prunes.
+        """
         self._write_marker(BatchState.ARCHIVED, batch, details)
+        self._change_ids(_STAGED, "staged", remove=(batch,))
 
     def details(self, batch: str, state: BatchState) -> dict[str, Any]:
         """What was recorded when the batch reached ``state`` (as passed to ``mark_*``)."""
@@ -206,26 +221,113 @@ class ManifestStore:
 
     def release(self, batch: str) -> None:
         """Take the batch out of the pending index (idempotent)."""
-        for _ in range(_CAS_ATTEMPTS):
-            batches, version = self.pending()
-            if batch not in batches:
-                return
-            if self.replace_pending(tuple(b for b in batches if b != batch), version):
-                return
-        raise RuntimeError(f"could not update {self._pending_location().uri}: too much contention")
+        self._change_ids(_PENDING, "pending", remove=(batch,))
+
+    def unarchived(self) -> list[str]:
+        """The batches not seen to their end: the pending ones, then those of the staged index
+        that are STAGED, each once. Costs the two indexes and a marker lookup or two per staged
+        id: unfinished work, not history.
+
+        The pending index is read first: a batch released from it since was already in the staged
+        index (``mark_staged``), so none slips between the two reads. An id of the staged index
+        found ARCHIVED (``mark_archived`` stopped between its writes, or a duplicate staging
+        attempt added it late) is removed from the index; ARCHIVED is final, so this races with
+        nothing. One without a marker yet is left alone and not named: it is being staged right
+        now, claimed after the pending index was read here.
+        """
+        pending = self.pending()[0]
+        staged, archived = [], []
+        for batch in self._read_index(_STAGED)[0].get("staged", ()):
+            if batch in pending:
+                continue
+            if self._has_marker(BatchState.ARCHIVED, batch):
+                archived.append(batch)
+            elif self._has_marker(BatchState.STAGED, batch):
+                staged.append(batch)
+        if archived:
+            self._change_ids(_STAGED, "staged", remove=archived)
+        return [*pending, *staged]
+
+    def legacy_adopted(self) -> bool:
+        """Whether the batches staged before the staged index existed have been added to it."""
+        return bool(self._read_index(_STAGED)[0].get("adopted"))
+
+    def adopt_legacy(self, batches: Iterable[str]) -> None:
+        """Add to the staged index those of ``batches`` that are STAGED, and note that this was
+        done, in one write: for the ``run=<id>/`` folders of processing, once per store, since an
+        earlier version staged batches without indexing them (and only them)."""
+        found = {batch for batch in batches if self.state(batch) is BatchState.STAGED}
+
+        def adopt(document: dict[str, Any]) -> dict[str, Any] | None:
+            if document.get("adopted"):
+                return None
+            staged = sorted(set(document.get("staged", ())) | found)
+            return {**document, "staged": staged, "adopted": True}
+
+        self._update_index(_STAGED, adopt)
 
     def state(self, batch: str) -> BatchState | None:
         """The batch's furthest state; None for an id that was never committed."""
         for state in (BatchState.ARCHIVED, BatchState.STAGED):
-            if self.storage.head(self._marker_location(state, batch)) is not None:
+            if self._has_marker(state, batch):
                 return state
         return BatchState.PENDING if batch in self.pending()[0] else None
 
-    def _pending_location(self) -> Location:
-        return self.location.join("pending.json")
+    def _has_marker(self, state: BatchState, batch: str) -> bool:
+        return self.storage.head(self._marker_location(state, batch)) is not None
 
     def _marker_location(self, state: BatchState, batch: str) -> Location:
         return self.location.join(f"{state.value}/{batch}.json")
+
+    def _read_index(self, name: str) -> tuple[dict[str, Any], str | None]:
+        """An index's document and ETag; ``({}, None)`` while it does not exist."""
+        try:
+            index = self.storage.read(self.location.join(name))
+        except ObjectMissing:
+            return {}, None
+        return json.loads(index.data), index.etag
+
+    def _swap_index(self, name: str, document: Mapping[str, Any], version: str | None) -> bool:
+        """Replace an index if its ETag is still ``version`` (None: create it if absent); False
+        when another writer got there first."""
+        data = json.dumps({**document, "format": _FORMAT_VERSION}).encode()
+        try:
+            if version is None:
+                self.storage.write(self.location.join(name), data, if_absent=True)
+            else:
+                self.storage.write(self.location.join(name), data, if_match=version)
+        except PreconditionFailed:
+            return False
+        return True
+
+    def _update_index(
+        self, name: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> None:
+        """Read, change and compare-and-swap an index until no other writer came in between.
+
+        ``change`` gives the new document, or None when there is nothing to write; it must be
+        idempotent: a swap refused only because its own earlier attempt landed (a lost response
+        retried) is retried here, and must then find nothing left to do.
+        """
+        for _ in range(_CAS_ATTEMPTS):
+            document, version = self._read_index(name)
+            changed = change(document)
+            if changed is None or self._swap_index(name, changed, version):
+                return
+        raise RuntimeError(f"could not update {self.location.join(name).uri}: too much contention")
+
+    def _change_ids(
+        self, name: str, key: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> None:
+        """Add ids to, or remove ids from, the list ``key`` of an index (idempotent)."""
+        added, removed = set(add), set(remove)
+
+        def change(document: dict[str, Any]) -> dict[str, Any] | None:
+            ids = set(document.get(key, ()))
+            changed = (ids | added) - removed
+            return None if changed == ids else {**document, key: sorted(changed)}
+
+        self._update_index(name, change)
 
     def _write_marker(self, state: BatchState, batch: str, details: Mapping[str, Any]) -> None:
         """The first record stands: a rerun that found everything done must not replace it."""

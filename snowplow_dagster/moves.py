@@ -180,14 +180,19 @@ def stage_batch(
     the report recorded when it was staged is returned.
     """
     store = ManifestStore(storage, settings.manifests)
+    final = _staging_is_final(settings)
     state = _state(store, batch)
     if state is not BatchState.PENDING:
-        store.release(batch)  # in case the previous attempt stopped between marker and release
-        return MoveReport.from_summary(store.details(batch, BatchState.STAGED))
+        done = MoveReport.from_summary(store.details(batch, BatchState.STAGED))
+        if state is BatchState.STAGED:  # in case the previous attempt stopped inside mark_staged
+            store.mark_staged(batch, done.summary(), final=final)
+        else:
+            store.release(batch)
+        return done
     manifest = store.load(batch)
     moves = staging_moves(manifest, settings.processing)
     report = execute(storage, moves, run_folder(settings.processing, batch), workers=workers)
-    store.mark_staged(batch, report.summary())
+    store.mark_staged(batch, report.summary(), final=final)
     return report
 
 
@@ -248,6 +253,12 @@ def _transfer(storage: Storage, move: Move, check_first: bool) -> tuple[_Outcome
 def _is_there(storage: Storage, move: Move) -> bool:
     found = storage.head(move.dst)
     return found is not None and is_copy_of(found, move.size, move.etag)
+
+
+def _staging_is_final(settings: ClaimSettings) -> bool:
+    """Stream Enrich mode (no collector format, as ``claiming.source_pattern`` reads it): staging
+    is the batch's last step, nothing archives it, so the store need not track it until then."""
+    return settings.collector_format is None
 
 
 def _state(store: ManifestStore, batch: str) -> BatchState:

@@ -25,7 +25,6 @@ from dagster._core.storage.runs import SqliteRunStorage
 
 from snowplow_dagster.cli.lock import pid_alive
 from snowplow_dagster.constants import BATCH_JOB, PARTITION_TAG, STREAM_JOB
-from snowplow_dagster.manifest import BatchState
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 
 NOT_STARTED_GRACE_SECONDS = 60.0
@@ -99,24 +98,24 @@ def mark_failed(instance: dg.DagsterInstance, owner: RunOwner) -> None:
 
 def open_batches(pipeline: SnowplowPipeline) -> list[str]:
     """Batches the manifest store has not seen to their end: pending (claimed, not staged) and, in
-    batch mode, staged but not archived.
+    batch mode, staged but not archived, as its two indexes name them (``ManifestStore.unarchived``:
+    unfinished work only, not history). The staged index also holds a batch whose run failed or
+    died after archiving moved its last object but before the archived marker was written, which no
+    folder shows on S3 (a ``run=<id>/`` folder goes with its last object).
 
-    The staged ones are found as the ``run=<id>/`` folders of processing, which archiving empties,
-    each confirmed by its state: the pending index and one delimited listing of processing, which
-    hold unfinished work only, not history. (Local storage keeps emptied folders: one marker lookup
-    each, a ``stat``.) A run that died between archiving the last object and writing the marker
-    leaves no folder on S3: ``run`` adds the batches of the dead runs it marks failed.
+    The ``run=<id>/`` folders of processing are listed once per store, the first time, for the
+    batches an earlier version staged without indexing them (``ManifestStore.adopt_legacy``).
     """
     storage = pipeline.storage()
     store = pipeline.manifest_store(storage)
-    pending = list(store.pending()[0])
     if pipeline.config.stream_mode:  # staging is the last step: a staged batch is finished
-        return pending
-    processing = pipeline.claim_settings().processing
-    _, folders = storage.list_children(processing)
-    names = (processing.relative(folder.key).rstrip("/") for folder in folders)
-    ids = [name.removeprefix("run=") for name in names if name.startswith("run=")]  # run_folder
-    return [*pending, *(batch for batch in ids if store.state(batch) is BatchState.STAGED)]
+        return list(store.pending()[0])
+    if not store.legacy_adopted():
+        processing = pipeline.claim_settings().processing
+        _, folders = storage.list_children(processing)
+        names = (processing.relative(folder.key).rstrip("/") for folder in folders)
+        store.adopt_legacy(name.removeprefix("run=") for name in names if name.startswith("run="))
+    return store.unarchived()
 
 
 def unfinished_batches(instance: dg.DagsterInstance, candidates: Iterable[str]) -> list[str]:

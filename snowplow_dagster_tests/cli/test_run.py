@@ -114,7 +114,19 @@ def fail_copies_into(monkeypatch: pytest.MonkeyPatch, folder: str, name: str) ->
     monkeypatch.setattr(LocalStorage, "copy", refusing)
 
 
-@pytest.mark.parametrize("step", ["staging", "enrich", "archive"])
+def fail_writes_under(monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
+    """Writes under ``folder`` fail (a denied write, an S3 outage outlasting the retries)."""
+    write = LocalStorage.write
+
+    def refusing(self: LocalStorage, obj: Location, data: bytes, **kwargs: Any) -> str:
+        if f"/{folder}/" in obj.uri:
+            raise PermissionError(f"injected: {obj.uri} is not writable")
+        return write(self, obj, data, **kwargs)
+
+    monkeypatch.setattr(LocalStorage, "write", refusing)
+
+
+@pytest.mark.parametrize("step", ["staging", "enrich", "archive", "archived marker"])
 def test_a_failed_step_is_resumed_by_the_next_run(
     backend: Backend,
     config: Path,
@@ -132,12 +144,18 @@ def test_a_failed_step_is_resumed_by_the_next_run(
             fail_copies_into(broken, "processing", victim)
         elif step == "archive":
             fail_copies_into(broken, "raw", victim)
+        elif step == "archived marker":  # every object archived, the marker never written
+            fail_writes_under(broken, "manifests/archived")
         else:
             engine.failures = 1
         assert main(run_args(config, "-l", str(lock))) == 1
     [failed] = instance.get_run_records()
     assert failed.dagster_run.status is dg.DagsterRunStatus.FAILURE
     assert not lock.exists()  # released after a failure too: the next run resumes
+    if step == "archived marker":
+        assert len(backend.objects("archive/raw/")) == len(raw)
+        [emptied] = (tmp_path / "bucket" / "processing").iterdir()  # the backend fixture's
+        emptied.rmdir()  # as on S3, where a folder goes with its last object
 
     assert main(run_args(config, "-l", str(lock))) == 0
 
@@ -191,6 +209,39 @@ def test_only_batches_not_yet_archived_are_looked_up_for_a_resume(
     assert candidates == [pending, staged]
     assert owners.unfinished_batches(instance, candidates) == [pending, staged]
     assert asked == [pending, staged]
+
+
+def test_batches_staged_by_an_earlier_version_are_found_once_from_processing(
+    backend: Backend,
+    config: Path,
+    tmp_path: Path,
+    engine: LineCountingEngine,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An earlier version kept no staged index: its staged batches are adopted from the run
+    folders of processing, listed by the first ``open_batches`` only."""
+    raw = put_logs(backend, tmp_path)
+    engine.failures = 1  # enrichment fails: the batch stays staged
+    assert main(run_args(config)) == 1
+    [batch] = instance.get_dynamic_partitions("batches")
+    (tmp_path / "bucket" / "manifests" / "staged.json").unlink()  # as an earlier version left it
+    listed: list[str] = []
+    list_children = LocalStorage.list_children
+
+    def spying(self: LocalStorage, folder: Location) -> Any:
+        listed.append(folder.uri)
+        return list_children(self, folder)
+
+    pipeline = SnowplowPipeline(config_path=str(config))
+    with monkeypatch.context() as spied:
+        spied.setattr(LocalStorage, "list_children", spying)
+        assert owners.open_batches(pipeline) == [batch]
+        assert owners.open_batches(pipeline) == [batch]
+    assert [uri.rpartition("/bucket/")[2] for uri in listed] == ["processing/"]
+
+    assert main(run_args(config)) == 0
+    assert_batch_done_once(backend, raw)
 
 
 def test_a_live_owner_means_4_and_a_killed_one_is_failed_and_resumed(

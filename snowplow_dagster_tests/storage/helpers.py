@@ -176,8 +176,9 @@ def enforce_bulk_delete_conditions(client: Any) -> None:
 def fail_local(
     monkeypatch: pytest.MonkeyPatch, function: str, under: Location, *, after: int
 ) -> list[str]:
-    """Make ``os.<function>`` (``replace`` commits a local copy, ``unlink`` deletes a file) fail
-    with EIO for paths under ``under`` once ``after`` calls succeeded; returns the paths failed."""
+    """Make ``os.<function>`` (``replace`` commits a local copy, ``link`` a create-if-absent write,
+    ``unlink`` deletes a file) fail with EIO for paths under ``under`` once ``after`` calls
+    succeeded; returns the paths failed."""
     real = getattr(os, function)
     prefix = "/" + under.folder().key
     done: list[str] = []
@@ -185,7 +186,7 @@ def fail_local(
     lock = threading.Lock()
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        target = str(args[-1] if function == "replace" else args[0])
+        target = str(args[-1] if function in ("replace", "link") else args[0])
         if target.startswith(prefix) and ".snowplow-dagster-tmp-" not in target:
             with lock:
                 if len(done) >= after:

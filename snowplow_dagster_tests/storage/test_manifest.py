@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -103,3 +105,120 @@ def test_freeze_keeps_the_first_listing(backend: Backend) -> None:
     ]
     backend.put("enriched/good/run=1/part-00001.gz", b"late")
     assert store.freeze("1", "enriched", folder) == frozen
+
+
+# ------------------------------------------------- the unfinished batches: pending, then staged
+
+
+def _pending(store: ManifestStore, *batches: str) -> None:
+    for batch in batches:
+        store.create(_manifest(batch))
+    ids, version = store.pending()
+    assert store.replace_pending((*ids, *batches), version)
+
+
+def _staged_index(backend: Backend) -> list[str]:
+    document = json.loads(backend.objects("manifests/staged.json")["manifests/staged.json"])
+    return document["staged"]
+
+
+def test_a_batch_is_unarchived_from_its_claim_to_its_archived_marker(backend: Backend) -> None:
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    _pending(store, "b1", "b2")
+    assert store.unarchived() == ["b1", "b2"]
+
+    store.mark_staged("b1", {"files": 2})
+    assert store.pending()[0] == ("b2",)
+    assert _staged_index(backend) == ["b1"]
+    assert store.unarchived() == ["b2", "b1"]
+
+    store.mark_archived("b1", {"files": 2})
+    assert _staged_index(backend) == []
+    assert store.unarchived() == ["b2"]
+
+
+def test_every_crash_point_of_staging_and_archiving_leaves_the_batch_unarchived(
+    backend: Backend,
+) -> None:
+    """The steps of ``mark_staged`` and ``mark_archived``, stopped after each write in turn."""
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    _pending(store, "b1")
+    store._change_ids("staged.json", "staged", add=("b1",))  # staging stopped after its first write
+    assert store.state("b1") is BatchState.PENDING
+    assert store.unarchived() == ["b1"]
+    store._write_marker(BatchState.STAGED, "b1", {"files": 2})  # ... after its second
+    assert store.unarchived() == ["b1"]
+    store.release("b1")
+    assert store.unarchived() == ["b1"]
+    # Archiving moved its last object, then failed (or died) before writing its marker: on S3 no
+    # run=b1/ folder is left to show it, the staged index does.
+    assert store.state("b1") is BatchState.STAGED
+    assert store.unarchived() == ["b1"]
+
+
+def test_an_archived_batch_left_in_the_staged_index_is_pruned(backend: Backend) -> None:
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    _pending(store, "b1", "b2")
+    store.mark_staged("b1", {})
+    store.mark_staged("b2", {})
+    store._write_marker(BatchState.ARCHIVED, "b1", {})  # mark_archived stopped after its marker
+    assert _staged_index(backend) == ["b1", "b2"]
+
+    assert store.unarchived() == ["b2"]
+    assert _staged_index(backend) == ["b2"]
+
+
+def test_a_batch_being_staged_meanwhile_is_left_in_the_staged_index(backend: Backend) -> None:
+    """Claimed and staged between the two index reads of ``unarchived``: no marker yet, kept."""
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    store._change_ids("staged.json", "staged", add=("b1",))
+    assert store.unarchived() == []
+    assert _staged_index(backend) == ["b1"]
+
+
+def test_staging_that_is_the_last_step_is_not_indexed(backend: Backend) -> None:
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    _pending(store, "b1")
+    store.mark_staged("b1", {}, final=True)
+    assert store.state("b1") is BatchState.STAGED
+    assert store.unarchived() == []
+    assert backend.objects("manifests/staged.json") == {}
+
+
+def test_batches_staged_before_the_index_are_adopted_once(backend: Backend) -> None:
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    _pending(store, "old", "done", "new")
+    for batch in ("old", "done"):  # an earlier version: markers only, no staged index
+        store._write_marker(BatchState.STAGED, batch, {})
+        store.release(batch)
+    store._write_marker(BatchState.ARCHIVED, "done", {})
+    store.mark_staged("new", {})  # this version, before the first adoption
+    assert not store.legacy_adopted()
+    assert store.unarchived() == ["new"]
+
+    store.adopt_legacy(["old", "done", "not-a-batch"])
+
+    assert store.legacy_adopted()
+    assert _staged_index(backend) == ["new", "old"]
+    assert store.unarchived() == ["new", "old"]
+    store.mark_archived("old", {})
+    store.adopt_legacy(["old"])  # once only: a folder left behind is not adopted again
+    assert _staged_index(backend) == ["new"]
+
+
+def test_index_updates_retry_when_another_writer_came_first(backend: Backend) -> None:
+    store = ManifestStore(backend.storage, backend.location("manifests/"))
+    _pending(store, "b1", "b2")
+    swap = store._swap_index
+    raced: list[str] = []
+
+    def racing(name: str, document: Any, version: str | None) -> bool:
+        if not raced:  # another process stages b2 between this read and this write
+            raced.append(name)
+            store._change_ids("staged.json", "staged", add=("b2",))
+        return swap(name, document, version)
+
+    store._swap_index = racing  # type: ignore[method-assign]
+    store.mark_staged("b1", {})
+    assert raced == ["staged.json"]
+    assert _staged_index(backend) == ["b1", "b2"]

@@ -68,7 +68,9 @@ def test_stage_then_archive_moves_exactly_the_manifest(backend: Backend) -> None
         "processing/elsewhere/stray.gz": b"not this batch's",
     }
     assert _state(backend, settings, batch) is BatchState.STAGED
-    assert ManifestStore(backend.storage, settings.manifests).pending()[0] == ()
+    store = ManifestStore(backend.storage, settings.manifests)
+    assert store.pending()[0] == ()
+    assert store.unarchived() == [batch]
 
     archived = archive_batch(backend.storage, settings, batch)
 
@@ -76,11 +78,74 @@ def test_stage_then_archive_moves_exactly_the_manifest(backend: Backend) -> None
     assert backend.objects("processing/") == {"processing/elsewhere/stray.gz": b"not this batch's"}
     assert backend.objects("archive/") == _expected("archive/raw/", batch, files)
     assert _state(backend, settings, batch) is BatchState.ARCHIVED
+    assert store.unarchived() == []
 
     # Reruns of finished steps change nothing and report what was done.
     assert stage_batch(backend.storage, settings, batch) == staged
     assert archive_batch(backend.storage, settings, batch) == archived
     assert backend.objects("archive/") == _expected("archive/raw/", batch, files)
+
+
+def test_archiving_that_failed_after_its_last_move_is_still_unarchived(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every object moved, then the archived marker could not be written: on S3 nothing is left
+    of ``processing/run=<id>/``, and the batch is still named as unfinished, then finished."""
+    settings, manifest = _claim(backend, sample_files(6))
+    batch = manifest.batch_id
+    stage_batch(backend.storage, settings, batch)
+    if backend.name == "s3":
+        storage = backend.storage
+        assert isinstance(storage, S3Storage)
+        S3Faults(storage.client).fail("PutObject", "403")  # the marker is archiving's only write
+    else:
+        fail_local(monkeypatch, "link", settings.manifests.join("archived/"), after=0)
+
+    with pytest.raises((ClientError, OSError)):
+        archive_batch(backend.storage, settings, batch)
+
+    monkeypatch.undo()
+    backend.storage = backend.storage_with()
+    assert backend.objects("processing/") == {}
+    assert len(backend.objects("archive/")) == 6
+    store = ManifestStore(backend.storage, settings.manifests)
+    assert store.state(batch) is BatchState.STAGED
+    assert store.unarchived() == [batch]
+
+    assert archive_batch(backend.storage, settings, batch).already_there == 6
+    assert store.state(batch) is BatchState.ARCHIVED
+    assert store.unarchived() == []
+
+
+def test_stream_mode_staging_is_the_end(backend: Backend) -> None:
+    """No collector format: Stream Enrich mode, where nothing archives a staged batch."""
+    backend.put("in/part-1.gz", b"enriched")
+    settings = settings_for(backend.root, collector_format=None)
+    [manifest] = claim(backend.storage, settings)
+    store = ManifestStore(backend.storage, settings.manifests)
+    assert store.unarchived() == [manifest.batch_id]
+
+    stage_batch(backend.storage, settings, manifest.batch_id)
+
+    assert store.state(manifest.batch_id) is BatchState.STAGED
+    assert store.unarchived() == []
+    assert backend.objects("manifests/staged.json") == {}
+
+
+def test_rerun_of_staging_indexes_a_batch_staged_without_the_index(backend: Backend) -> None:
+    """Staged by an earlier version, which stopped between its marker and its release."""
+    settings, manifest = _claim(backend, {"a.gz": b"a"})
+    batch = manifest.batch_id
+    stage_batch(backend.storage, settings, batch)
+    store = ManifestStore(backend.storage, settings.manifests)
+    backend.storage.delete(settings.manifests.join("staged.json"))
+    assert store.replace_pending((batch,), store.pending()[1])
+    assert store.unarchived() == [batch]  # pending, so named
+
+    stage_batch(backend.storage, settings, batch)
+
+    assert store.pending()[0] == ()
+    assert store.unarchived() == [batch]  # staged, and now in the staged index
 
 
 def test_steps_refuse_batches_in_the_wrong_state(backend: Backend) -> None:
