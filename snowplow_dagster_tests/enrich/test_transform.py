@@ -312,6 +312,17 @@ def test_invalid_json_reports_jacksons_message():
     )
 
 
+def test_repeated_json_gives_the_same_result_and_a_repeated_error_each_time():
+    # Recent JSON results are cached; the cache must be invisible: the same text as another
+    # parameter still reports under its own name, and a bad text is a bad row every time.
+    text = json.dumps(CONTEXTS)
+    first, second = _apply(co=text), _apply(ue_pr=text)
+    assert first[0].contexts == second[0].unstruct_event == COMPACT
+    assert first[1].parsed_json["contexts"] == second[1].parsed_json["unstruct_event"] == CONTEXTS
+    for parameter in ("co", "co", "ue_pr"):
+        assert _column(parameter, '{"a"::2}')[1].startswith(f"Field [{parameter}]: invalid JSON")
+
+
 def test_missing_json_values_are_errors():
     assert _column("cx", None) == (
         "error",
