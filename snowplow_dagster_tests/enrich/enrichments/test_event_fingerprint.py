@@ -55,6 +55,19 @@ def test_layout_is_sorted_name_unit_separator_value():
     assert fingerprint.fingerprint({"b": None, "a": "1"}) == expected  # Java appends null as "null"
 
 
+def test_the_order_parameters_arrive_in_does_not_matter():
+    # The name order is worked out once per name sequence: a new sequence, a repeated one and
+    # the empty one must all hash as the sorted layout says.
+    fingerprint = EventFingerprint.from_parameters(SPEC_CONFIG)
+    parameters = _parameters(SPEC_QUERYSTRING)
+    reversed_order = dict(reversed(parameters.items()))
+    expected = "6a2f7bbf7669eb1808c79cfe3e1f8e57"
+    assert fingerprint.fingerprint(reversed_order) == expected
+    assert fingerprint.fingerprint(parameters) == expected
+    assert fingerprint.fingerprint({**reversed_order, "eid": "x"}) == expected
+    assert fingerprint.fingerprint({}) == hashlib.md5(b"").hexdigest()
+
+
 @pytest.mark.parametrize("name", ["SHA1", "SHA256", "SHA384", "SHA512"])
 def test_later_algorithms(name):
     fingerprint = EventFingerprint.from_parameters({"excludeParameters": [], "hashAlgorithm": name})
