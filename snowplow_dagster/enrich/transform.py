@@ -15,6 +15,7 @@ the ``tsv_safe`` fast path, and timestamps are formatted from a per-second cache
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -249,11 +250,10 @@ def extract_timestamp(field: str, value: str | None) -> str:
     return text
 
 
+# Screen, viewport and document sizes repeat across a visitor's events: three per event.
+@functools.lru_cache(maxsize=4096)
 def _dimensions(field: str, value: str | None) -> tuple[str, str]:
     """``WxH`` (ASCII digits, as Java's ``\\d``) into two Int columns."""
-    cached = _DIMENSIONS.get(value)  # type: ignore[arg-type]
-    if cached is not None:
-        return cached
     width, separator, height = (value or "").partition("x")
     if not (
         separator and width.isdigit() and height.isdigit() and width.isascii() and height.isascii()
@@ -264,58 +264,27 @@ def _dimensions(field: str, value: str | None) -> tuple[str, str]:
     width_number, height_number = int(width), int(height)
     if width_number > _INT_MAX or height_number > _INT_MAX:
         raise FieldError(f"Field [{field}]: view dimensions [{value}] exceed Integer's max range")
-    result = str(width_number), str(height_number)
-    if len(_DIMENSIONS) >= _DIMENSIONS_CACHE_LIMIT:
-        _DIMENSIONS.clear()
-    _DIMENSIONS[value] = result  # type: ignore[index]
-    return result
+    return str(width_number), str(height_number)
 
 
-# Screen, viewport and document sizes repeat across a visitor's events: three per event.
-_DIMENSIONS_CACHE_LIMIT = 4096
-_DIMENSIONS: dict[str, tuple[str, str]] = {}
-
-
+# Contexts repeat from event to event (every event of a page view carries the same web page
+# entity), so recent results are kept (errors are not: an exception is never cached). The parsed
+# values are only ever read, never changed.
+@functools.lru_cache(maxsize=2048)
 def _json(field: str, value: str | None) -> tuple[str, Any]:
     if value is None:  # Java dies on a null there (an NPE, so an unexpected-error bad row);
         # reporting it as this field's error keeps the rest of the event's messages.
         raise FieldError(f"Field [{field}]: invalid JSON [null] with parsing error: null")
-    return _cached(_JSON_TEXTS, value, field, _JSON.reformat)
+    return _JSON.reformat(field, value)
 
 
+@functools.lru_cache(maxsize=2048)
 def _base64_json(field: str, value: str | None) -> tuple[str, Any]:
     if value is None:  # commons-codec hands back null, and new String(null) throws
         raise FieldError(
             f"Field [{field}]: exception Base64-decoding [null] (URL-safe encoding): [null]"
         )
-    return _cached(_BASE64_JSON_TEXTS, value, field, _reformat_base64)
-
-
-def _reformat_base64(field: str, value: str) -> tuple[str, Any]:
     return _JSON.reformat(field, decode_base64url(value))
-
-
-# Contexts repeat from event to event (every event of a page view carries the same web page
-# entity), so recent results are kept: the parsed values are only ever read, never changed. Only
-# successes are kept: an error's message names the field. Cleared when full, which bounds memory.
-_JSON_CACHE_LIMIT = 2048
-_JSON_TEXTS: dict[str, tuple[str, Any]] = {}
-_BASE64_JSON_TEXTS: dict[str, tuple[str, Any]] = {}
-
-
-def _cached(
-    cache: dict[str, tuple[str, Any]],
-    value: str,
-    field: str,
-    reformat: Callable[[str, str], tuple[str, Any]],
-) -> tuple[str, Any]:
-    result = cache.get(value)
-    if result is None:
-        result = reformat(field, value)
-        if len(cache) >= _JSON_CACHE_LIMIT:
-            cache.clear()
-        cache[value] = result
-    return result
 
 
 # --- the table -------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ characters replaced by ``?``, like Java's ``String.getBytes``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from snowplow_dagster.enrich.enrichments.config import (
@@ -35,19 +36,10 @@ ALGORITHMS: dict[str, Callable[[bytes], Any]] = {
 _SEPARATOR = "\x1f"
 
 
-_LAYOUT_CACHE_LIMIT = 4096
-
-
 @dataclass(frozen=True, slots=True)
 class EventFingerprint:
     algorithm: Callable[[bytes], Any]
     excluded: frozenset[str]
-    _layouts: dict[tuple[str, ...], tuple[list[str], list[str]]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-    """Per parameter-name sequence: the hashed names in order, and the text to hash with the
-    values left blank. A tracker sends its parameters in the same order every time, so a job
-    sees few sequences, and hashing an event becomes a handful of C-level list operations."""
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, Any]) -> EventFingerprint:
@@ -57,23 +49,23 @@ class EventFingerprint:
         return cls(ALGORITHMS[name], frozenset(excluded))
 
     def fingerprint(self, parameters: Mapping[str, str | None]) -> str:
-        names = tuple(parameters)
-        layout = self._layouts.get(names)
-        if layout is None:
-            layout = self._layout(names)
-        order, template = layout
+        order, template = _layout(tuple(parameters), self.excluded)
         values = list(map(parameters.__getitem__, order))
         if None in values:
             values = ["null" if value is None else value for value in values]
-        parts = template.copy()
+        parts = list(template)
         parts[1:-1:2] = values
         return self.algorithm(_SEPARATOR.join(parts).encode("utf-8", "replace")).hexdigest()
 
-    def _layout(self, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
-        order = sorted(name for name in names if name not in self.excluded)
-        template = [""] * (2 * len(order) + 1)  # the last "" puts a separator after the last value
-        template[0:-1:2] = order
-        if len(self._layouts) >= _LAYOUT_CACHE_LIMIT:
-            self._layouts.clear()
-        self._layouts[names] = order, template
-        return order, template
+
+@functools.lru_cache(maxsize=4096)
+def _layout(
+    names: tuple[str, ...], excluded: frozenset[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The hashed names in order, and the parts of the text to hash with the values left blank.
+    A tracker sends its parameters in the same order every time, so a job sees few name
+    sequences, and hashing an event becomes a handful of C-level list operations."""
+    order = sorted(name for name in names if name not in excluded)
+    template = [""] * (2 * len(order) + 1)  # the last "" puts a separator after the last value
+    template[0:-1:2] = order
+    return tuple(order), tuple(template)
