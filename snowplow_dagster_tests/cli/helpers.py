@@ -18,11 +18,7 @@ from snowplow_dagster.resources.engine import StepConfig, StepFailed, StepResult
 from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
 from snowplow_dagster.resources.storage import Location, storage_for
 from snowplow_dagster.samples import SAMPLE_RESOLVER
-
-
-def _arg(step: StepConfig, flag: str) -> str:
-    args = step["HadoopJarStep"]["Args"]
-    return args[args.index(flag) + 1]
+from snowplow_dagster_tests.platform.helpers import step_arg
 
 
 class LineCountingEngine:
@@ -44,17 +40,17 @@ class LineCountingEngine:
         if self.calls <= self.failures:
             raise StepFailed(f"{ENRICH} failed: injected", [StepResult(ENRICH, "FAILED")])
         by_name = {step["Name"]: step for step in steps}
-        raw = Location.parse(_arg(by_name[RAW_TO_HDFS], "--src")).folder()
+        raw = Location.parse(step_arg(by_name[RAW_TO_HDFS], "--src")).folder()
         storage = storage_for(raw)
         lines = [
             line
             for info in storage.list(raw)
             for line in gzip.decompress(storage.read(raw.object(info.key)).data).splitlines()
         ]
-        good = Location.parse(_arg(by_name[ENRICHED_TO_S3], "--dest")).folder()
+        good = Location.parse(step_arg(by_name[ENRICHED_TO_S3], "--dest")).folder()
         storage.write(good.join("part-00000"), b"".join(line + b"\n" for line in lines))
         storage.write(good.join("_SUCCESS"), b"")
-        counts = Location.parse(_arg(by_name[ENRICH], "--counts-file"))
+        counts = Location.parse(step_arg(by_name[ENRICH], "--counts-file"))
         n = len(lines)
         storage.write(
             counts,

@@ -4,6 +4,7 @@ import gzip
 from pathlib import Path
 
 from snowplow_dagster.generator import write_log_files
+from snowplow_dagster.resources.engine import StepConfig
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.resources.storage import Location
 from snowplow_dagster_tests.fixtures.s3 import Backend
@@ -89,3 +90,9 @@ def gunzipped_lines(objects: dict[str, bytes]) -> list[str]:
         if not name.rpartition("/")[2].startswith("_")
         for line in (gzip.decompress(data) if name.endswith(".gz") else data).decode().splitlines()
     ]
+
+
+def step_arg(step: StepConfig, flag: str) -> str:
+    """The value after ``flag`` in an EMR step's arguments."""
+    args = step["HadoopJarStep"]["Args"]
+    return args[args.index(flag) + 1]

@@ -25,6 +25,7 @@ from snowplow_dagster_tests.platform.helpers import (
     gunzipped_lines,
     pipeline_for,
     put_raw_logs,
+    step_arg,
     write_config,
 )
 
@@ -185,12 +186,11 @@ class ScriptedEngine:
     ) -> list[StepResult]:
         if self.failure is not None:
             raise FAILURES[self.failure]
-        args = next(s for s in steps if s["Name"] == ENRICH)["HadoopJarStep"]["Args"]
-        counts_file = Location.parse(args[args.index("--counts-file") + 1])
+        by_name = {step["Name"]: step for step in steps}
+        counts_file = Location.parse(step_arg(by_name[ENRICH], "--counts-file"))
         storage = storage_for(counts_file)
         storage.write(counts_file, json.dumps(self.counts).encode())
-        copy = next(s for s in steps if s["Name"] == ENRICHED_TO_S3)["HadoopJarStep"]["Args"]
-        good = Location.parse(copy[copy.index("--dest") + 1])
+        good = Location.parse(step_arg(by_name[ENRICHED_TO_S3], "--dest"))
         storage.write(
             good.join("part-00000"), "".join(f"{line}\n" for line in self.good_lines).encode()
         )

@@ -32,6 +32,7 @@ from snowplow_dagster.resources.steps import enrich_steps, s3_dist_cp_step, spar
 from snowplow_dagster.resources.storage import Location
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 from snowplow_dagster_tests.fixtures.s3 import Backend
+from snowplow_dagster_tests.platform.helpers import gunzipped_lines
 
 BATCH = "2026-11-21-10-00-00"
 RUN = f"run={BATCH}/"
@@ -88,14 +89,6 @@ def stage_generated_logs(backend: Backend, tmp_path: Path, collector_format: str
         )
         lines += len(gzip.decompress(path.read_bytes()).splitlines())
     return lines
-
-
-def gunzipped_lines(objects: dict[str, bytes]) -> list[str]:
-    return [
-        line
-        for name, data in sorted(objects.items())
-        for line in (gzip.decompress(data) if name.endswith(".gz") else data).decode().splitlines()
-    ]
 
 
 @pytest.mark.spark
