@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 import time
 from functools import lru_cache
 from typing import Literal, NamedTuple
@@ -60,11 +61,7 @@ class _CloudFrontWriter:
         rng = self.traffic.rng
         visitor, event = self.traffic.next_event()
         kind = rng.randrange(6)
-        if kind == 0:  # an unknown event code
-            event["e"] = rng.choice(("page_view", "click", "PV", "xx"))
-        elif kind == 1:  # a truncated contexts JSON
-            event.pop("cx", None)
-            event["co"] = _compact({"schema": _CONTEXTS, "data": []})[:-7]
+        _spoil_event(kind, event, rng)
         line = self._line(visitor, _querystring(visitor, event, self.traffic.now_ms))
         fields = line.split("\t")
         if kind == 2:  # a log line cut short
@@ -145,12 +142,8 @@ class _TomcatWriter:
         traffic, rng = self.traffic, self.traffic.rng
         visitor, event = traffic.next_event()
         kind = rng.randrange(7)
-        if kind == 0:  # an unknown event code
-            event["e"] = rng.choice(("page_view", "click", "PV", "xx"))
-        elif kind == 1:  # a truncated contexts JSON
-            event.pop("cx", None)
-            event["co"] = _compact({"schema": _CONTEXTS, "data": []})[:-7]
-        elif kind == 2:  # sendBeacon's text/plain, which Snowplow 0.37 refuses
+        _spoil_event(kind, event, rng)
+        if kind == 2:  # sendBeacon's text/plain, which Snowplow 0.37 refuses
             return self._post(visitor, [event], content_type="text/plain;charset=UTF-8")
         query = _querystring(visitor, event, traffic.now_ms)
         if kind == 3:  # a tracker that forgot to encode a "%"
@@ -206,6 +199,16 @@ class _TomcatWriter:
             body,
         )
         return "\t".join(fields)
+
+
+def _spoil_event(kind: int, event: dict[str, str], rng: random.Random) -> None:
+    """The faults both formats put in the event itself: kind 0 an unknown event code, kind 1 a
+    truncated contexts JSON; any other kind is the writer's own, on the line."""
+    if kind == 0:
+        event["e"] = rng.choice(("page_view", "click", "PV", "xx"))
+    elif kind == 1:
+        event.pop("cx", None)
+        event["co"] = _compact({"schema": _CONTEXTS, "data": []})[:-7]
 
 
 def _querystring(visitor: _Visitor, event: dict[str, str], now_ms: int) -> str:
