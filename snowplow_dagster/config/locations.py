@@ -8,7 +8,6 @@ from snowplow_dagster.config.errors import ConfigIssue
 from snowplow_dagster.locations import LocationConflict, check_locations
 from snowplow_dagster.resources import storage
 
-_S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 _BUCKET = re.compile(r"[A-Za-z0-9._-]+")
 
 
@@ -20,7 +19,7 @@ def normalise_location(value: str) -> str:
     paths are refused: they would depend on the working directory of whichever process runs a
     step, and a sample's ``ADD HERE`` placeholder would pass as one.
     """
-    if value.startswith(_S3_SCHEMES):
+    if value.startswith(storage.S3_SCHEMES):
         if not _BUCKET.fullmatch(value.split("://", 1)[1].partition("/")[0]):
             # Not echoed: ``s3://KEY:SECRET@bucket`` is a way to write credentials.
             raise ValueError("must start with a bucket name (letters, digits, '.', '-', '_')")

@@ -50,13 +50,12 @@ from snowplow_dagster.resources.engine import (
 )
 from snowplow_dagster.resources.s3distcp import CopyCancelled, run_s3_dist_cp
 from snowplow_dagster.resources.steps import COMMAND_RUNNER
-from snowplow_dagster.resources.storage import Location, storage_for
+from snowplow_dagster.resources.storage import S3_SCHEMES, Location, storage_for
 
 _TAIL_LINES = 40
 _KILL_GRACE_SECONDS = 10
 _POLL_SECONDS = 0.2
 _HDFS = "hdfs:///"
-_S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 _JVM_INFO = re.compile(r"\d\d/\d\d/\d\d \d\d:\d\d:\d\d (INFO|DEBUG) ")
 """Spark's log4j chatter: kept in the log, left out of a failure's tail, which must show the
 error rather than the shutdown hooks that run after it."""
@@ -119,7 +118,7 @@ def _parse_spark_submit(args: Sequence[str]) -> _SparkSubmit:
         raise ValueError("spark-submit has no application")
     app, app_args = rest[0], tuple(rest[1:])
     for previous, arg in itertools.pairwise(("", *app_args)):
-        if arg.startswith(_S3_SCHEMES) and previous not in _MAPPED_OUTPUTS:
+        if arg.startswith(S3_SCHEMES) and previous not in _MAPPED_OUTPUTS:
             raise ValueError(
                 f"local Spark cannot read {arg} ({previous or 'argument'}): only "
                 f"{' and '.join(_MAPPED_OUTPUTS)} are mapped to local files"

@@ -36,7 +36,8 @@ source, SSE-KMS). It carries the source's ETag so that a rerun still recognises 
 after the source is gone."""
 
 _MD5_HEX = re.compile(r"[0-9a-f]{32}")
-_S3_SCHEMES = ("s3://", "s3a://", "s3n://")
+S3_SCHEMES = ("s3://", "s3a://", "s3n://")
+"""The URI schemes read as S3 (Hadoop's ``s3a``/``s3n`` spellings fold into ``s3``)."""
 _LOCAL_TEMP = ".snowplow-dagster-tmp-"
 _CHUNK = 1 << 20
 _DELETE_BATCH = 1000  # the most keys DeleteObjects takes
@@ -80,7 +81,7 @@ class Location:
     @classmethod
     def parse(cls, uri: str) -> Location:
         """``s3://bucket/prefix`` (or ``s3a://``, ``s3n://``), ``file:///path`` or a plain path."""
-        for scheme in _S3_SCHEMES:
+        for scheme in S3_SCHEMES:
             if uri.startswith(scheme):
                 bucket, _, key = uri[len(scheme) :].partition("/")
                 if not bucket:
