@@ -8,14 +8,13 @@ the line's field count, i.e. the log format of its era.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 
 from snowplow_dagster.enrich.adapters.snowplow import UNSTRUCT_EVENT_SCHEMA
 from snowplow_dagster.enrich.loaders.common import parse_timestamp_ms
 from snowplow_dagster.enrich.payload import CollectorPayload, ProcessingError, RawEvent
 from snowplow_dagster.enrich.querystring import decode_string, single_encode_pcts
-from snowplow_dagster.enrich.transform import parse_java_integer
+from snowplow_dagster.enrich.transform import compact_json, parse_java_integer
 
 TRACKER_VERSION = "com.amazon.aws.cloudfront/wd_access_log"
 
@@ -99,7 +98,7 @@ def to_raw_events(payload: CollectorPayload) -> list[RawEvent]:
         "tv": TRACKER_VERSION,
         "e": "ue",
         "p": "srv",
-        "ue_pr": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+        "ue_pr": compact_json(event),
     }
     if values[8]:
         parameters["url"] = values[8]  # the raw referer field, as Scala passes it

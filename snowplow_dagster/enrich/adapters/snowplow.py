@@ -14,6 +14,7 @@ from typing import Any
 from snowplow_dagster.enrich.iglu import check_self_describing
 from snowplow_dagster.enrich.payload import CollectorPayload, ProcessingError, RawEvent
 from snowplow_dagster.enrich.querystring import decode_base64url, encode_base64url
+from snowplow_dagster.enrich.transform import compact_json
 
 _JSON_CONTENT_TYPES = (
     "application/json",
@@ -81,13 +82,13 @@ def redirect_to_raw_events(payload: CollectorPayload) -> list[RawEvent]:
     parameters = {name: value for name, value in params.items() if name != "u"}
     if "e" not in params:
         parameters["e"] = "ue"
-        parameters["ue_pr"] = _compact({"schema": UNSTRUCT_EVENT_SCHEMA, "data": redirect})
+        parameters["ue_pr"] = compact_json({"schema": UNSTRUCT_EVENT_SCHEMA, "data": redirect})
     elif "cx" in params:
         parameters["cx"] = _add_to_cx(redirect, params["cx"])
     elif params.get("co", "") != "":  # a "co" without "=" (None) fails to parse, as in Scala
         parameters["co"] = _add_to_co(redirect, params["co"])
     else:
-        parameters["co"] = _compact({"schema": CONTEXTS_SCHEMA, "data": [redirect]})
+        parameters["co"] = compact_json({"schema": CONTEXTS_SCHEMA, "data": [redirect]})
     parameters["tv"] = "r-tp2"
     parameters["p"] = params.get("p", "web")
     return [RawEvent(parameters, payload)]
@@ -127,13 +128,13 @@ def _add_to_co(context: dict[str, Any], existing: str | None) -> str:
     """json4s ``merge`` of ``{"data": [context]}`` into the existing contexts JSON."""
     contexts = _read_json("co|cx", existing)
     if not isinstance(contexts, dict):
-        return _compact({"data": [context]})
+        return compact_json({"data": [context]})
     data = contexts.get("data")
     if not isinstance(data, list):
         data = [context]
     elif context not in data:
         data = [*data, context]
-    return _compact({**contexts, "data": data})
+    return compact_json({**contexts, "data": data})
 
 
 def _add_to_cx(context: dict[str, Any], existing: str | None) -> str:
@@ -155,7 +156,3 @@ def _read_json(field: str, text: str | None) -> Any:
             f"Field [{field}]: invalid JSON [{text}] with parsing error: {e}"
         ) from None
     return value
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

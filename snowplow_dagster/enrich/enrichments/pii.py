@@ -36,6 +36,7 @@ from snowplow_dagster.enrich.enrichments.config import (
 )
 from snowplow_dagster.enrich.event import EnrichedEvent
 from snowplow_dagster.enrich.iglu import parse_schema_uri
+from snowplow_dagster.enrich.transform import compact_json
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class PiiPseudonymizer:
             ):
                 entity["data"], hit = self._apply(entity["data"], json_field.path)
                 changed |= hit
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False) if changed else None
+        return compact_json(document) if changed else None
 
     def _apply(self, node: Any, path: JsonPath) -> tuple[Any, bool]:
         if not path:
