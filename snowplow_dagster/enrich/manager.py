@@ -28,6 +28,7 @@ from snowplow_dagster.enrich.transform import (
     first_ip,
     format_timestamp,
     is_redshift_compatible,
+    java_split,
     parse_java_long,
     transform_parameters,
 )
@@ -314,9 +315,7 @@ def _set_cross_domain(event: EnrichedEvent, page_query: dict[str, str | None]) -
     linker = page_query.get("_sp")
     if not linker:
         return None
-    parts = linker.split(".")
-    while parts and not parts[-1]:  # Java's split drops trailing empty strings
-        parts.pop()
+    parts = java_split(linker, ".")
     if not parts:
         return None
     tstamp = None

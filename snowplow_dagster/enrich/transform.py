@@ -100,6 +100,20 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
     return year_of_era + era * 400 + (month <= 2), month, day
 
 
+# --- Java strings ----------------------------------------------------------------------------
+
+
+def java_split(value: str, separator: str | re.Pattern[str]) -> list[str]:
+    """``String.split`` with limit 0 (``separator`` a literal or a regex): trailing empty
+    strings are removed, so ``"a.."`` gives ``["a"]`` and ``"."`` gives ``[]``, but ``""``
+    stays ``[""]``."""
+    parts = separator.split(value) if isinstance(separator, re.Pattern) else value.split(separator)
+    if len(parts) > 1:
+        while parts and not parts[-1]:
+            parts.pop()
+    return parts
+
+
 # --- Java number parsing ---------------------------------------------------------------------
 
 

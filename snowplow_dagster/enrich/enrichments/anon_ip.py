@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from snowplow_dagster.enrich.enrichments.config import reject_unknown_keys, require_int
+from snowplow_dagster.enrich.transform import java_split
 
 _MASK = "x"
 
@@ -47,7 +48,7 @@ def _anonymised(ip: str, octets: int, segments: int | None) -> str:
     if segments is not None and ":" in ip and "." not in ip:
         return _mask_ipv6(ip, segments)
     keep = 4 - octets
-    parts = _java_split(ip, ".")
+    parts = java_split(ip, ".")
     return ".".join(part if index < keep else _MASK for index, part in enumerate(parts))
 
 
@@ -58,12 +59,3 @@ def _mask_ipv6(ip: str, segments: int) -> str:
         hextets = ip.split(":")  # not an address: mask its raw groups, as Snowplow does
     kept = hextets[: 8 - segments]
     return ":".join(kept + [_MASK] * (8 - len(kept)))
-
-
-def _java_split(value: str, separator: str) -> list[str]:
-    """``String.split`` with limit 0: trailing empty strings are removed (but "" stays [""])."""
-    parts = value.split(separator)
-    if len(parts) > 1:
-        while parts and not parts[-1]:
-            parts.pop()
-    return parts

@@ -10,6 +10,7 @@ import json
 import re
 
 from snowplow_dagster.enrich.payload import CollectorApi, CollectorPayload, ProcessingError
+from snowplow_dagster.enrich.transform import java_split
 
 _NEWLINE = re.compile("\r?\n")
 _JSON_WHITESPACE = re.compile("[ \t\n\r]*")
@@ -27,10 +28,7 @@ def load_ndjson(api: CollectorApi, line: str) -> CollectorPayload | None:
     """The line as the body of a payload for ``api``; None for a blank line."""
     if not _NEWLINE.sub("", line):
         return None
-    lines = _NEWLINE.split(line)
-    while lines and not lines[-1]:  # Java's String.split drops trailing empty strings
-        lines.pop()
-    if len(lines) > 1:
+    if len(java_split(line, _NEWLINE)) > 1:
         raise ProcessingError("Too many lines! Expected single line")
     try:
         # Like Jackson, read the first JSON value and ignore what follows it.
