@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import load_average
-from staging_bench import point_aws_at, record
+from staging_bench import free_port, point_aws_at, record
 
 from snowplow_dagster.claiming import ClaimSettings, claim
 from snowplow_dagster.manifest import Manifest, ManifestEntry, batch_id
@@ -148,9 +147,7 @@ def serve(port: int, waiting: int, archived: int) -> None:
 
 @contextlib.contextmanager
 def moto_server(waiting: int, archived: int) -> Iterator[psutil.Process]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, __file__, "--serve", str(port), str(waiting), str(archived)]
     server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert server.stdin is not None and server.stdout is not None
