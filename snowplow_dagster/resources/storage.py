@@ -338,7 +338,10 @@ class S3Storage:
         )
         for page in pages:
             objects.extend(map(_listed_info, page.get("Contents", ())))
-            folders.extend(folder.object(p["Prefix"]) for p in page.get("CommonPrefixes", ()))
+            # Taken as listed, not through ``object``: a prefix with a ".." segment is S3's to hold,
+            # and its keys are reported by the claim rather than failing the whole listing.
+            prefixes = page.get("CommonPrefixes", ())
+            folders.extend(Location("s3", folder.bucket, p["Prefix"]) for p in prefixes)
         return objects, folders
 
     def strays(self, folder: Location) -> list[Stray]:

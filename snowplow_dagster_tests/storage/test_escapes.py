@@ -23,6 +23,8 @@ from snowplow_dagster.claiming import (
     find_strays,
     plan_batches,
 )
+from snowplow_dagster.config import ConfigError, load_config
+from snowplow_dagster.config.errors import ConfigIssue
 from snowplow_dagster.locations import LocationConflict
 from snowplow_dagster.manifest import CorruptRecord, ManifestStore
 from snowplow_dagster.moves import BatchStateError, archive_batch, stage_batch
@@ -35,6 +37,7 @@ from snowplow_dagster.resources.storage import (
     list_tree,
 )
 from snowplow_dagster_tests.fixtures.s3 import Backend
+from snowplow_dagster_tests.platform.helpers import write_config
 from snowplow_dagster_tests.storage.helpers import md5, settings_for
 
 SECRET = b"outside every bucket\n"
@@ -359,3 +362,27 @@ def test_only_names_the_collector_pattern_wants_are_reported() -> None:
         ("in/x/../localhost_access_log.txt", "a '.' or '..' segment in its name"),
     ]
     assert plan_batches([listing], set(), settings, LONG_AGO) == []
+
+
+def test_config_validation_compares_real_paths_and_says_which_key_is_a_link(
+    tmp_path: Path,
+) -> None:
+    """Item 4: ``raw.in`` given as a link to ``processing`` passed the overlap check, and every
+    batch then failed; it is now refused before anything moves, naming the link."""
+    root = tmp_path / "bucket"
+    (root / "processing").mkdir(parents=True)
+    (root / "in").symlink_to(root / "processing")
+    config = write_config(tmp_path / "config.yml", Location.parse(f"{root}/"))
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(config)
+
+    b = "aws.s3.buckets"
+    assert list(refused.value.issues) == [
+        ConfigIssue(
+            f"{b}.raw.processing",
+            f"{b}.raw.in[0] (file://{root}/processing/) and {b}.raw.processing "
+            f"(file://{root}/processing/) are the same location; "
+            f"{b}.raw.in[0] is given as file://{root}/in/, a symbolic link",
+        )
+    ]
