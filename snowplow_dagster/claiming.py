@@ -14,7 +14,7 @@ is staged, by which time it has left the in-location, so no object is ever in tw
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Iterable, Iterator, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +28,15 @@ from snowplow_dagster.manifest import (
     batch_id,
     batch_time,
 )
-from snowplow_dagster.resources.storage import Location, ObjectInfo, Storage, list_tree
+from snowplow_dagster.resources.storage import (
+    Location,
+    ObjectInfo,
+    Storage,
+    Stray,
+    UnsafeKey,
+    check_relative,
+    list_tree,
+)
 
 CLJ_TOMCAT_PATTERN = r".*localhost\_access\_log.*\.txt.*"
 """EmrEtlRunner's ``--srcPattern`` for the Clojure collector: Tomcat access logs only."""
@@ -40,11 +48,27 @@ _COMMIT_ATTEMPTS = 10
 
 
 def source_pattern(collector_format: str | None) -> re.Pattern[str]:
-    """Which keys below an in-location are claimed; ``None`` is Stream Enrich mode (no collector,
-    as in ``PipelineConfig.collector_format``)."""
+    """Which keys below an in-location are wanted; ``None`` is Stream Enrich mode (no collector,
+    as in ``PipelineConfig.collector_format``). ``.`` matches a line break too, so a wanted name
+    with one is recognised, and reported as one that cannot be claimed (``untakeable``)."""
     if collector_format is None:
-        return re.compile(STREAM_ENRICHED_PATTERN)
-    return re.compile(CLJ_TOMCAT_PATTERN if collector_format == "clj-tomcat" else ".+")
+        return re.compile(STREAM_ENRICHED_PATTERN, re.DOTALL)
+    return re.compile(CLJ_TOMCAT_PATTERN if collector_format == "clj-tomcat" else ".+", re.DOTALL)
+
+
+def untakeable(location: Location, relative: str) -> str | None:
+    """Why the object at ``relative`` below ``location`` cannot be claimed, or None.
+
+    A line break cannot be carried by the line-based lists and logs a batch goes through, and a
+    ``.``/``..`` segment would leave its folder once staged (``Location.join`` refuses both).
+    """
+    if "\n" in relative or "\r" in relative:
+        return "a line break in its name"
+    try:
+        check_relative(location, relative)
+    except UnsafeKey:
+        return "a '.' or '..' segment in its name"
+    return None
 
 
 @dataclass(frozen=True)
@@ -118,20 +142,17 @@ def plan_batches(
 
     ``listing[i]`` is what ``settings.in_locations[i]`` holds. Folder markers, ``$folder$`` files,
     objects not matching the collector's pattern, objects modified within the quiet period and
-    ``claimed`` objects are left out. Two objects that would land on the same staged path are never
+    ``claimed`` objects are left out, and so are those that cannot be claimed (``find_strays``
+    names them). Two objects that would land on the same staged path are never
     put in one pass: the later one waits for the next pass, whose run folder is a different one.
     """
     cutoff = now - timedelta(seconds=settings.quiet_period_seconds)
-    pattern = source_pattern(settings.collector_format)
     waiting = []
-    for source, objects in enumerate(listing):
-        location = settings.in_locations[source]
-        for info in objects:
-            if info.key.endswith(("/", "$folder$")) or info.last_modified > cutoff:
-                continue
-            relative = location.relative(info.key)
-            if pattern.fullmatch(relative) and location.object(info.key) not in claimed:
-                waiting.append((info.last_modified, source, info.key, relative, info))
+    for source, location, info, relative in _wanted(listing, settings):
+        if info.last_modified > cutoff or untakeable(location, relative):
+            continue
+        if location.object(info.key) not in claimed:
+            waiting.append((info.last_modified, source, info.key, relative, info))
     waiting.sort(key=lambda item: item[:3])
 
     plans: list[BatchPlan] = []
@@ -154,10 +175,56 @@ def plan_batches(
     return plans
 
 
+def find_strays(
+    listing: Sequence[Iterable[ObjectInfo]],
+    hidden: Sequence[Iterable[Stray]],
+    settings: ClaimSettings,
+) -> tuple[Stray, ...]:
+    """What the collector's pattern wants but no pass can claim, with why, by name: the listed
+    objects that are ``untakeable``, and what the storage keeps out of its listings (``hidden[i]``
+    is ``Storage.strays`` of ``settings.in_locations[i]``: links, reserved names)."""
+    pattern = source_pattern(settings.collector_format)
+    found = [
+        Stray(Location(location.scheme, location.bucket, info.key), reason)
+        for _, location, info, relative in _wanted(listing, settings)
+        if (reason := untakeable(location, relative))
+    ]
+    for location, strays in zip(settings.in_locations, hidden, strict=True):
+        found.extend(s for s in strays if pattern.fullmatch(location.relative(s.location.key)))
+    return tuple(sorted(found, key=lambda stray: stray.location.uri))
+
+
+@dataclass(frozen=True)
+class ClaimPass:
+    manifests: list[Manifest]
+    """The new batches, committed and durable; ``[]`` when nothing waits."""
+    strays: tuple[Stray, ...] = ()
+    """Objects left where they are because they cannot be claimed (``find_strays``): every pass
+    reports them again until someone renames or removes them."""
+
+
+def describe_strays(strays: Sequence[Stray], *, limit: int = 20) -> str:
+    """One line for a console or a sensor's skip reason: how many, and the first ``limit`` by
+    name (control characters escaped) with why."""
+    named = ", ".join(stray.describe() for stray in strays[:limit])
+    more = f" and {len(strays) - limit} more" if len(strays) > limit else ""
+    return (
+        f"{len(strays)} object(s) cannot be claimed and stay where they are until renamed or "
+        f"removed: {named}{more}"
+    )
+
+
 def claim(
     storage: Storage, settings: ClaimSettings, *, now: datetime | None = None
 ) -> list[Manifest]:
-    """One claim pass: the new batches, committed and durable, or ``[]`` when nothing waits.
+    """One claim pass: the new batches, committed and durable, or ``[]`` when nothing waits."""
+    return claim_pass(storage, settings, now=now).manifests
+
+
+def claim_pass(
+    storage: Storage, settings: ClaimSettings, *, now: datetime | None = None
+) -> ClaimPass:
+    """One claim pass: the new batches and what could not be claimed.
 
     Costs one listing of each in-location plus reads of the pending manifests; neither the
     processing folder, the archive nor past manifests are listed.
@@ -167,26 +234,44 @@ def claim(
         # The pending index must be read before listing: an object whose batch is staged and
         # released in between is then already gone from the listing, never seen unclaimed.
         pending, version = store.pending()
-        with ThreadPoolExecutor(max(1, len(settings.in_locations) + len(pending))) as pool:
-            listing_futures = [
-                pool.submit(list_tree, storage, location) for location in settings.in_locations
-            ]
+        locations = settings.in_locations
+        with ThreadPoolExecutor(max(1, 2 * len(locations) + len(pending))) as pool:
+            listing_futures = [pool.submit(list_tree, storage, where) for where in locations]
+            hidden_futures = [pool.submit(storage.strays, where) for where in locations]
             manifests = list(pool.map(store.load, pending))
             listing = [future.result() for future in listing_futures]
+            hidden = [future.result() for future in hidden_futures]
+        strays = find_strays(listing, hidden, settings)
         claimed = {m.source_of(entry) for m in manifests for entry in m.entries}
         clock = now or datetime.now(UTC)
         plans = plan_batches(listing, claimed, settings, clock)
         if not plans:
-            return []
+            return ClaimPass([], strays)
         created = _create_manifests(store, settings, plans, clock)
         ids = tuple(m.batch_id for m in created)
         # A refused commit may be our own, retried after its response was lost: ids are unique, so
         # finding them all in the index proves that.
         if store.replace_pending(pending + ids, version) or set(ids) <= set(store.pending()[0]):
-            return created
+            return ClaimPass(created, strays)
         for manifest in created:
             store.discard(manifest.batch_id)
     raise ClaimContention(f"no claim committed after {_COMMIT_ATTEMPTS} attempts")
+
+
+def _wanted(
+    listing: Sequence[Iterable[ObjectInfo]], settings: ClaimSettings
+) -> Iterator[tuple[int, Location, ObjectInfo, str]]:
+    """(source index, in-location, object, key below it) of every listed object the collector's
+    pattern wants, folder markers and ``$folder$`` files left out."""
+    pattern = source_pattern(settings.collector_format)
+    for source, objects in enumerate(listing):
+        location = settings.in_locations[source]
+        for info in objects:
+            if info.key.endswith(("/", "$folder$")):
+                continue
+            relative = location.relative(info.key)
+            if pattern.fullmatch(relative):
+                yield source, location, info, relative
 
 
 def _create_manifests(

@@ -32,12 +32,19 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from snowplow_dagster.resources.storage import Location, ObjectMissing, PreconditionFailed, Storage
+from snowplow_dagster.resources.storage import (
+    Location,
+    ObjectMissing,
+    PreconditionFailed,
+    Storage,
+    check_relative,
+)
 
 BATCH_ID_FORMAT = "%Y-%m-%d-%H-%M-%S"
 """EmrEtlRunner's run id, in UTC: it names every ``run=<id>/`` folder, which existing Snowplow
@@ -47,6 +54,36 @@ _FORMAT_VERSION = 1
 _CAS_ATTEMPTS = 100
 _PENDING = "pending.json"
 _STAGED = "staged.json"
+_BATCH_ID = re.compile(r"[^/\x00-\x1f\x7f]+")
+_ENTRY_FIELDS = {"source": int, "key": str, "size": int, "etag": str, "path": str}
+_RESTORE = "Restore it from a backup or from an earlier version of the object (S3 versioning)"
+_REWRITE_INDEX = (
+    "{restore}; or, with no run in progress, write it again as "
+    '{{"format": 1{extra}, "{key}": [ids]}}, the ids being those of batches/<id>.json {which}'
+)
+_RECOVERY = {
+    _PENDING: _REWRITE_INDEX.format(
+        restore=_RESTORE,
+        extra="",
+        key="pending",
+        which="with neither a staged/<id>.json nor an archived/<id>.json marker",
+    ),
+    _STAGED: _REWRITE_INDEX.format(
+        restore=_RESTORE,
+        extra=', "adopted": true',
+        key="staged",
+        which="with a staged/<id>.json marker and no archived/<id>.json marker",
+    ),
+}
+
+
+class CorruptRecord(RuntimeError):
+    """A file of the manifest store that is not what it must be: the message names the file, what
+    is wrong with it and how to recover, rather than a traceback from deep in a JSON parser."""
+
+    def __init__(self, location: Location, problem: str, recovery: str) -> None:
+        super().__init__(f"{location.uri} is corrupt: {problem}. {recovery}")
+        self.location = location
 
 
 def batch_id(at: datetime) -> str:
@@ -107,14 +144,40 @@ class Manifest(EntryTotals):
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
-        document = json.loads(data)
+        """Parse and check a manifest: a ``ValueError`` says what is wrong.
+
+        Every entry must lie under its source and stage to a plain relative path, so a corrupt or
+        forged manifest cannot make a move read, copy or delete anything else.
+        """
+        document = _json_object(data)
         if document.get("format") != _FORMAT_VERSION:
             raise ValueError(f"unsupported manifest format {document.get('format')!r}")
-        return cls(
-            batch_id=document["batch_id"],
-            sources=tuple(Location.parse(uri) for uri in document["sources"]),
-            entries=tuple(ManifestEntry(**entry) for entry in document["entries"]),
-        )
+        batch, sources, entries = (document.get(k) for k in ("batch_id", "sources", "entries"))
+        _check_batch_id(batch)
+        if not isinstance(sources, list) or not all(isinstance(uri, str) for uri in sources):
+            raise ValueError('"sources" must be a list of location URIs')
+        if not isinstance(entries, list):
+            raise ValueError('"entries" must be a list')
+        manifest = cls(batch, tuple(Location.parse(uri) for uri in sources), ())
+        checked = tuple(manifest._entry(number, entry) for number, entry in enumerate(entries))
+        return cls(batch, manifest.sources, checked)
+
+    def _entry(self, number: int, entry: Any) -> ManifestEntry:
+        where = f"entries[{number}]"
+        if not isinstance(entry, dict) or set(entry) != set(_ENTRY_FIELDS):
+            raise ValueError(f"{where} must be an object with exactly {sorted(_ENTRY_FIELDS)}")
+        for name, kind in _ENTRY_FIELDS.items():
+            if not isinstance(entry[name], kind) or isinstance(entry[name], bool):
+                raise ValueError(f"{where}.{name} must be a {kind.__name__}")
+        checked = ManifestEntry(**entry)
+        if not 0 <= checked.source < len(self.sources) or checked.size < 0:
+            raise ValueError(f"{where}: source or size out of range")
+        try:
+            self.source_of(checked)
+            check_relative(self.sources[checked.source], checked.path)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        return checked
 
 
 class BatchState(enum.Enum):
@@ -148,10 +211,24 @@ class ManifestStore:
         return True
 
     def load(self, batch: str) -> Manifest:
+        location = self.manifest_location(batch)
         try:
-            return Manifest.from_json(self.storage.read(self.manifest_location(batch)).data)
+            data = self.storage.read(location).data
         except ObjectMissing:
             raise UnknownBatch(f"no manifest for batch {batch} under {self.location.uri}") from None
+        try:
+            manifest = Manifest.from_json(data)
+            if manifest.batch_id != batch:
+                raise ValueError(f"it names batch {manifest.batch_id}, not {batch}")
+        except ValueError as error:
+            recovery = (
+                f"{_RESTORE}: a manifest cannot be rebuilt from folders. If the batch was never "
+                f"staged (no {self._marker_location(BatchState.STAGED, batch).uri}) and its "
+                f"objects are still in the in-location, delete this file and take {batch} out of "
+                f"{self.location.join(_PENDING).uri}: the objects are then claimed again"
+            )
+            raise CorruptRecord(location, str(error), recovery) from None
+        return manifest
 
     def freeze(self, batch: str, name: str, folder: Location) -> Manifest:
         """The listing of ``folder`` as it was the first time this was asked, kept as a manifest.
@@ -161,7 +238,7 @@ class ManifestStore:
         """
         record = self.location.join(f"moves/{batch}/{name}.json")
         try:
-            return Manifest.from_json(self.storage.read(record).data)
+            return self._frozen(record, folder)
         except ObjectMissing:
             pass
         folder = folder.folder()
@@ -173,8 +250,18 @@ class ManifestStore:
         try:
             self.storage.write(record, manifest.to_json(), if_absent=True)
         except PreconditionFailed:  # a concurrent attempt froze it first: theirs is the one
-            return Manifest.from_json(self.storage.read(record).data)
+            return self._frozen(record, folder)
         return manifest
+
+    def _frozen(self, record: Location, folder: Location) -> Manifest:
+        try:
+            return Manifest.from_json(self.storage.read(record).data)
+        except ValueError as error:
+            recovery = (
+                f"Delete it and rerun: the listing of {folder.folder().uri} is frozen again from "
+                "what is left there, and what was already moved stays where it went"
+            )
+            raise CorruptRecord(record, str(error), recovery) from None
 
     def discard(self, batch: str) -> None:
         """Remove a manifest whose claim did not commit (no step ever saw its id)."""
@@ -216,7 +303,13 @@ class ManifestStore:
 
     def details(self, batch: str, state: BatchState) -> dict[str, Any]:
         """What was recorded when the batch reached ``state`` (as passed to ``mark_*``)."""
-        document = json.loads(self.storage.read(self._marker_location(state, batch)).data)
+        location = self._marker_location(state, batch)
+        try:
+            document = _json_object(self.storage.read(location).data)
+            if not isinstance(document.get("details"), dict):
+                raise ValueError('no "details" object')
+        except ValueError as error:
+            raise CorruptRecord(location, str(error), _RESTORE) from None
         return document["details"]
 
     def release(self, batch: str) -> None:
@@ -281,11 +374,22 @@ class ManifestStore:
 
     def _read_index(self, name: str) -> tuple[dict[str, Any], str | None]:
         """An index's document and ETag; ``({}, None)`` while it does not exist."""
+        location = self.location.join(name)
         try:
-            index = self.storage.read(self.location.join(name))
+            index = self.storage.read(location)
         except ObjectMissing:
             return {}, None
-        return json.loads(index.data), index.etag
+        try:
+            document = _json_object(index.data)
+            for key in ("pending", "staged"):
+                ids = document.get(key, [])
+                if not isinstance(ids, list):
+                    raise ValueError(f'"{key}" must be a list of batch ids')
+                for batch in ids:
+                    _check_batch_id(batch)
+        except ValueError as error:
+            raise CorruptRecord(location, str(error), _RECOVERY[name]) from None
+        return document, index.etag
 
     def _swap_index(self, name: str, document: Mapping[str, Any], version: str | None) -> bool:
         """Replace an index if its ETag is still ``version`` (None: create it if absent); False
@@ -336,3 +440,25 @@ class ManifestStore:
             self.storage.write(
                 self._marker_location(state, batch), json.dumps(document).encode(), if_absent=True
             )
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    """A JSON object, or a ``ValueError`` saying in one line why the bytes are not one."""
+    try:
+        document = json.loads(data)
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"a JSON object was expected, not {type(document).__name__}")
+    return document
+
+
+def _check_batch_id(batch: Any) -> None:
+    """Ids name files and folders (``batches/<id>.json``, ``run=<id>/``): one plain name each."""
+    if not isinstance(batch, str) or not _BATCH_ID.fullmatch(batch) or batch in (".", ".."):
+        shown = json.dumps(batch, ensure_ascii=False)[:80]
+        raise ValueError(f"{shown} is not a batch id (a name such as 2026-01-31-23-59-59)")

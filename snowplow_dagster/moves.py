@@ -190,6 +190,14 @@ def stage_batch(
             store.release(batch)
         return done
     manifest = store.load(batch)
+    unknown = [source.uri for source in manifest.sources if source not in settings.in_locations]
+    if unknown:
+        raise BatchStateError(
+            f"{store.manifest_location(batch).uri} claims objects from {', '.join(unknown)}, "
+            "which is not a configured in-location: nothing is moved. If the configuration "
+            "changed since the batch was claimed, add it back to aws.s3.buckets.raw.in "
+            "(or the stream location) to stage this batch"
+        )
     moves = staging_moves(manifest, settings.processing)
     report = execute(storage, moves, run_folder(settings.processing, batch), workers=workers)
     store.mark_staged(batch, report.summary(), final=final)

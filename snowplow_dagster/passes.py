@@ -23,6 +23,7 @@ from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, STREAM_JOB
 from snowplow_dagster.jobs import jobs
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources.storage import Stray
 from snowplow_dagster.sensors import SensorCursor, claim_tick
 
 _BLOCKING_CHECKS = [spec for checks in asset_checks for spec in checks.check_specs if spec.blocking]
@@ -37,6 +38,8 @@ class PassResult:
     """Run, in order: the batches claimed by this pass, then any found claimed without a run,
     then the resumed ones that had anything left to run."""
     results: tuple[dg.ExecuteInProcessResult, ...]
+    strays: tuple[Stray, ...] = ()
+    """Objects the claim left where they are because they cannot be claimed."""
 
     @property
     def success(self) -> bool:
@@ -69,11 +72,10 @@ def run_pass(
         if assets is not None
         else sorted(job.asset_layer.executable_asset_keys)
     )
-    new = (
-        claim_tick(instance, pipeline, SensorCursor(), now or datetime.now(UTC)).requests
-        if claim_new
-        else ()
-    )
+    tick = None
+    if claim_new:
+        tick = claim_tick(instance, pipeline, SensorCursor(), now or datetime.now(UTC))
+    new = tick.requests if tick else ()
     plans = dict.fromkeys(new, selection)
     for batch in resume:
         if batch not in plans and (left := still_to_run(instance, batch, selection)):
@@ -90,7 +92,7 @@ def run_pass(
         )
         for batch in todo
     )
-    return PassResult(job_name, todo, results)
+    return PassResult(job_name, todo, results, tick.strays if tick else ())
 
 
 def still_to_run(

@@ -20,12 +20,13 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from snowplow_dagster.claiming import claim
+from snowplow_dagster.claiming import claim_pass, describe_strays
 from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, PARTITION_TAG, STREAM_JOB
 from snowplow_dagster.jobs import batch_job, stream_job
 from snowplow_dagster.manifest import batch_time
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources.storage import Stray
 
 INTERVAL_ENV = "SNOWPLOW_DAGSTER_SENSOR_INTERVAL_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 60
@@ -61,6 +62,8 @@ class ClaimOutcome:
     new: tuple[str, ...]
     pending: tuple[str, ...]
     with_runs: frozenset[str] = frozenset()
+    strays: tuple[Stray, ...] = ()
+    """Objects that cannot be claimed (``claiming.find_strays``)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class TickDecision:
     skip_reason: str | None = None
     orphans: tuple[str, ...] = ()
     """Of ``requests``: pending batches found without a run."""
+    strays: tuple[Stray, ...] = ()
+    """Objects left unclaimed because they cannot be claimed: reported on every tick."""
 
 
 def orphan_candidates(
@@ -106,7 +111,9 @@ def decide_tick(
     skip = None
     if not requests:
         skip = f"Nothing new to claim; {len(outcome.pending)} batch(es) pending"
-    return TickDecision(settings.job_name, requests, next_cursor, skip, orphans)
+        if outcome.strays:
+            skip += f". {describe_strays(outcome.strays)}"
+    return TickDecision(settings.job_name, requests, next_cursor, skip, orphans, outcome.strays)
 
 
 def batches_with_runs(instance: dg.DagsterInstance, candidates: Sequence[str]) -> frozenset[str]:
@@ -126,10 +133,11 @@ def claim_tick(
 ) -> TickDecision:
     """Claim what waits, then decide: the part of a tick that a pass (``passes.py``) shares."""
     storage = pipeline.storage()
-    new = tuple(m.batch_id for m in claim(storage, pipeline.claim_settings(), now=now))
+    claimed = claim_pass(storage, pipeline.claim_settings(), now=now)
+    new = tuple(m.batch_id for m in claimed.manifests)
     pending, _ = pipeline.manifest_store(storage).pending()
     candidates = orphan_candidates(new, pending, cursor)
-    outcome = ClaimOutcome(new, pending, batches_with_runs(instance, candidates))
+    outcome = ClaimOutcome(new, pending, batches_with_runs(instance, candidates), claimed.strays)
     job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
     return decide_tick(outcome, cursor, now, TickSettings(job_name))
 
@@ -148,6 +156,8 @@ def in_bucket_sensor(
     decision = claim_tick(context.instance, pipeline, cursor, datetime.now(UTC))
     if decision.orphans:
         context.log.warning(f"Requesting runs for batches claimed without one: {decision.orphans}")
+    if decision.strays:
+        context.log.warning(describe_strays(decision.strays))
     if decision.skip_reason is not None:
         return dg.SensorResult(skip_reason=decision.skip_reason, cursor=decision.cursor.to_json())
     return dg.SensorResult(

@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 from rich.console import Console
 
+from snowplow_dagster.claiming import describe_strays
 from snowplow_dagster.cli import lock, owners
 from snowplow_dagster.cli.home import dagster_home, log_file, open_instance, ui_command
 from snowplow_dagster.cli.inputs import config_path
@@ -32,6 +33,7 @@ from snowplow_dagster.cli.selection import (
 from snowplow_dagster.config import ConfigError
 from snowplow_dagster.constants import BATCH_TAG
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentConfigError, EnrichmentRegistry
+from snowplow_dagster.manifest import CorruptRecord
 from snowplow_dagster.passes import PassResult, run_pass
 from snowplow_dagster.resources.pipeline import Engine, SnowplowPipeline
 
@@ -80,7 +82,7 @@ def command(args: argparse.Namespace) -> int:
     except lock.LockHeld as error:
         print(error, file=sys.stderr)
         return LOCK_HELD
-    except (ConfigError, EnrichmentConfigError, SelectionError) as error:
+    except (ConfigError, EnrichmentConfigError, SelectionError, CorruptRecord) as error:
         print(error, file=sys.stderr)
         return ERROR
 
@@ -108,10 +110,13 @@ def one_pass(instance: dg.DagsterInstance, pipeline: SnowplowPipeline, plan: Ste
         done = run_pass(
             instance, pipeline, resume=resume, assets=plan.assets, claim_new=plan.claims
         )
+    if done.strays:
+        print(f"Warning: {describe_strays(done.strays)}", file=sys.stderr)
     code = exit_code(done)
     if code == NO_DATA:
         where = ", ".join(location.uri for location in pipeline.claim_settings().in_locations)
-        claimed = f"nothing to claim in {where} and " if plan.claims else ""
+        but = " but the objects named above" if done.strays else ""
+        claimed = f"nothing to claim in {where}{but} and " if plan.claims else ""
         print(f"No logs to process: {claimed}no unfinished batch to resume")
         return code
     for result in done.results:

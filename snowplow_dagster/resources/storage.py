@@ -13,10 +13,13 @@ the condition that it is still that object, so a newer file written at the same 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
+import json
 import os
 import re
+import stat as stat_mode
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +68,30 @@ class CopyNotVerified(StorageError):
     """A copy finished but its result is not provably the source object."""
 
 
+class UnsafeKey(StorageError, ValueError):
+    """A key that would reach outside the location it was derived from: not under it, with ``.``
+    or ``..`` segments, an absolute path or a symbolic link on the local backend. Refused before
+    anything is read, copied or deleted, so a corrupt or forged manifest cannot touch other files.
+    """
+
+
+class LinkNotFollowed(PreconditionFailed):
+    """A local object is a symbolic link (or not a regular file): it is not the object named, and
+    is never followed, since a link may point anywhere outside the buckets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stray:
+    """Something in a listed folder that is not an object this backend will read, with why."""
+
+    location: Location
+    reason: str
+
+    def describe(self) -> str:
+        """The name quoted with its control characters escaped (a newline stays visible)."""
+        return f"{json.dumps(self.location.uri, ensure_ascii=False)} ({self.reason})"
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """An object or a prefix in one bucket.
@@ -72,6 +99,11 @@ class Location:
     For the local backend the whole filesystem is one bucket named ``""`` and keys are absolute
     paths without their leading ``/``, so nesting checks and relative keys work as they do on S3.
     URIs are taken literally (no percent-decoding), as the AWS CLI does.
+
+    ``join`` and ``object`` are how every key is derived from a configured location, and both
+    refuse (``UnsafeKey``) a key that is not under it or has ``.``/``..`` segments (some S3-like
+    stores and every filesystem resolve those), and on the local backend empty segments, which
+    would make an absolute path.
     """
 
     scheme: str
@@ -97,7 +129,9 @@ class Location:
             )
         else:
             path = uri
-        absolute = os.path.abspath(path)
+        # The real path: a location reached through a symbolic link is the folder it points at, so
+        # two spellings of one folder compare (and nest) as one, and a link below never passes.
+        absolute = os.path.realpath(path)
         if path.endswith("/") and absolute != "/":
             absolute += "/"
         return cls("file", "", absolute.lstrip("/"))
@@ -115,6 +149,7 @@ class Location:
         return Location(self.scheme, self.bucket, self.key + "/")
 
     def join(self, relative: str) -> Location:
+        check_relative(self, relative)
         return Location(self.scheme, self.bucket, self.folder().key + relative)
 
     def relative(self, key: str) -> str:
@@ -124,7 +159,11 @@ class Location:
         return key[len(prefix) :]
 
     def object(self, key: str) -> Location:
-        """The object at ``key`` (a full key) in this location's bucket."""
+        """The object at ``key``, a full key that must lie under this location."""
+        prefix = self.folder().key
+        if not key.startswith(prefix):
+            raise UnsafeKey(f"{json.dumps(key, ensure_ascii=False)} is not under {self.uri}")
+        check_relative(self, key[len(prefix) :])
         return Location(self.scheme, self.bucket, key)
 
     def __str__(self) -> str:
@@ -160,6 +199,11 @@ class Storage(Protocol):
     def list_children(self, folder: Location) -> tuple[list[ObjectInfo], list[Location]]:
         """The objects directly in ``folder`` and its sub-folders, one ``/`` level down, so that a
         big tree can be listed a sub-folder per thread (see ``list_tree``)."""
+        ...
+
+    def strays(self, folder: Location) -> list[Stray]:
+        """What is under ``folder`` but never listed as an object (see ``LocalStorage.strays``),
+        so that callers can report it instead of leaving it unseen."""
         ...
 
     def head(self, obj: Location) -> ObjectInfo | None: ...
@@ -294,8 +338,15 @@ class S3Storage:
         )
         for page in pages:
             objects.extend(map(_listed_info, page.get("Contents", ())))
-            folders.extend(folder.object(p["Prefix"]) for p in page.get("CommonPrefixes", ()))
+            # Taken as listed, not through ``object``: a prefix with a ".." segment is S3's to hold,
+            # and its keys are reported by the claim rather than failing the whole listing.
+            prefixes = page.get("CommonPrefixes", ())
+            folders.extend(Location("s3", folder.bucket, p["Prefix"]) for p in prefixes)
         return objects, folders
+
+    def strays(self, folder: Location) -> list[Stray]:
+        """None: S3 has no links, and this backend hides no key from its listings."""
+        return []
 
     def head(self, obj: Location) -> ObjectInfo | None:
         response = self._head(obj)
@@ -542,12 +593,37 @@ class LocalStorage:
                 objects.append(info)
         return objects, folders
 
+    def strays(self, folder: Location) -> list[Stray]:
+        """Symbolic links (to files or folders, never followed), files named like this backend's
+        temporary files (hidden from listings) and anything not a regular file, under ``folder``:
+        what ``list`` leaves out, so that it can be reported rather than left unseen."""
+        found: list[Stray] = []
+        pending = [_local_path(folder.folder(), allow_folder=True)]
+        while pending:
+            try:
+                entries = sorted(os.scandir(pending.pop()), key=_name)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                reason = None
+                if entry.is_symlink():
+                    reason = "a symbolic link: not followed"
+                elif entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif entry.name.startswith(_LOCAL_TEMP):
+                    reason = f"named like snowplow-dagster's temporary files ({_LOCAL_TEMP}*)"
+                elif not entry.is_file(follow_symlinks=False):
+                    reason = "not a regular file"
+                if reason is not None:
+                    found.append(Stray(Location("file", "", entry.path[1:]), reason))
+        return sorted(found, key=lambda stray: stray.location.key)
+
     def head(self, obj: Location) -> ObjectInfo | None:
         return _local_info(_local_path(obj))
 
     def read(self, obj: Location) -> Content:
         try:
-            with open(_local_path(obj), "rb") as file:
+            with _open_file(_local_path(obj), obj) as file:
                 data = file.read()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectMissing(obj) from None
@@ -594,7 +670,7 @@ class LocalStorage:
         temp = os.path.join(directory, f"{_LOCAL_TEMP}{uuid.uuid4().hex}")
         try:
             try:
-                reader = open(source, "rb")  # noqa: SIM115 (closed by the with below)
+                reader = _open_file(source, src)
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 raise ObjectMissing(src) from None
             with reader, open(temp, "xb") as writer:
@@ -701,24 +777,65 @@ def _source_errors(src: Location) -> Iterator[None]:
         raise
 
 
+def check_relative(base: Location, relative: str) -> None:
+    """Refuse (``UnsafeKey``) a relative key that could leave ``base`` once joined to it."""
+    segments = relative.split("/")
+    dots = any(segment in (".", "..") for segment in segments)
+    # On the local backend an empty segment is a second "/": an absolute path once joined.
+    empty = base.scheme == "file" and "" in segments[:-1]
+    if dots or empty:
+        raise UnsafeKey(
+            f"{json.dumps(relative, ensure_ascii=False)} under {base.uri} is not a plain "
+            "relative path (empty, '.' or '..' segments)"
+        )
+
+
 def _local_path(location: Location, *, allow_folder: bool = False) -> str:
+    """The path of a local location, refused unless it is plain and reaches its target through
+    real folders only: a symbolic link on the way is never followed.
+
+    Configured locations are real paths (``Location.parse``), so a link found here is below one,
+    where it could lead anywhere. The last segment of an object is checked where it is opened
+    (``O_NOFOLLOW``), since it may not exist yet.
+    """
     if location.scheme != "file":
         raise ValueError(f"{location.uri} is not a local location")
     path = "/" + location.key
     plain = path.rstrip("/") if allow_folder else path
-    if os.path.normpath(plain) != (plain or "/"):
-        raise ValueError(f"{location.uri} is not a plain path (empty, '.' or '..' segments)")
+    if location.key.startswith("/") or os.path.normpath(plain) != (plain or "/"):
+        raise UnsafeKey(f"{location.uri} is not a plain path (empty, '.' or '..' segments)")
+    folder = (plain if allow_folder else os.path.dirname(plain)) or "/"
+    if os.path.realpath(folder) != folder:
+        raise UnsafeKey(f"{location.uri} is reached through a symbolic link: not followed")
     return path
 
 
-def _local_info(path: str) -> ObjectInfo | None:
+def _open_file(path: str, location: Location) -> BinaryIO:
+    """Open a regular file for reading, never through a link at its last segment."""
     try:
-        stat = os.stat(path)
-        if not os.path.isfile(path):
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise LinkNotFollowed(f"{location.uri} is a symbolic link: not followed") from None
+        raise
+    if not stat_mode.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+        raise LinkNotFollowed(f"{location.uri} is not a regular file")
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
+
+
+def _local_info(path: str) -> ObjectInfo | None:
+    """A regular file's details; None for anything else (a link is not followed)."""
+    try:
+        stat = os.lstat(path)
+        if not stat_mode.S_ISREG(stat.st_mode):
             return None
         return ObjectInfo(path[1:], stat.st_size, _md5_of(path), _mtime(stat))
-    except (FileNotFoundError, NotADirectoryError):
-        return None  # deleted while we looked: it is simply not there
+    except (FileNotFoundError, NotADirectoryError, LinkNotFollowed):
+        return None  # deleted or replaced while we looked: it is simply not there
 
 
 def _name(entry: os.DirEntry[str]) -> str:
@@ -726,7 +843,7 @@ def _name(entry: os.DirEntry[str]) -> str:
 
 
 def _md5_of(path: str) -> str:
-    with open(path, "rb") as file:
+    with _open_file(path, Location("file", "", path[1:])) as file:
         return hashlib.file_digest(file, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
@@ -751,7 +868,7 @@ def _locked(path: str) -> Iterator[None]:
     A writer that waited on the lock re-reads the path, which by then names the replacement, so
     its ETag check fails as it should; no lock files are left behind.
     """
-    with open(path, "rb") as handle:
+    with _open_file(path, Location("file", "", path[1:])) as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
 

@@ -13,6 +13,7 @@ import pytest
 from snowplow_dagster.claiming import claim
 from snowplow_dagster.manifest import batch_id
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources.storage import Location, Stray
 from snowplow_dagster.sensors import (
     ClaimOutcome,
     SensorCursor,
@@ -242,3 +243,41 @@ def test_a_batch_claimed_by_a_process_that_died_is_requested(
 
     assert requested(result) == [(manifest.batch_id, manifest.batch_id, "batch_job")]
     assert manifest.batch_id == batch_id(an_hour_ago)
+
+
+# --------------------------------------------------------- objects that cannot be claimed
+
+
+def test_the_skip_reason_names_and_counts_what_cannot_be_claimed() -> None:
+    strays = tuple(
+        Stray(Location.parse(f"s3://b/in/{name}"), "a line break in its name")
+        for name in ("a\nb.gz", "c\rd.gz")
+    )
+    decision = decide_tick(ClaimOutcome((), (), strays=strays), SensorCursor(), NOW, SETTINGS)
+    assert decision.skip_reason is not None and "\n" not in decision.skip_reason
+    assert decision.skip_reason.startswith("Nothing new to claim; 0 batch(es) pending. ")
+    assert "2 object(s) cannot be claimed" in decision.skip_reason
+    assert '"s3://b/in/a\\nb.gz" (a line break in its name)' in decision.skip_reason
+    with_new = decide_tick(
+        ClaimOutcome((NEW,), (NEW,), strays=strays), SensorCursor(), NOW, SETTINGS
+    )
+    assert with_new.requests == (NEW,) and with_new.strays == strays
+
+
+@pytest.mark.parametrize("backend", ["s3", "local"], indirect=True)
+def test_a_tick_reports_names_it_cannot_claim(
+    backend: Backend, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """Item 6: a name with a line break never became a batch, and every tick said only "nothing
+    new to claim"; now the skip reason names it. (moto's server cannot store "\\n": "\\r" there.)"""
+    name = "in/bad\nname.gz" if backend.name == "local" else "in/bad\rname.gz"
+    backend.put(name, b"n\n")
+    pipeline = pipeline_for(tmp_path, backend.root)
+
+    result = tick(instance, pipeline)
+
+    assert not result.run_requests and result.skip_reason is not None
+    reason = result.skip_reason.skip_message or ""
+    assert "1 object(s) cannot be claimed" in reason
+    assert json.dumps(backend.location(name).uri, ensure_ascii=False) in reason
+    assert backend.objects("in/") == {name: b"n\n"}
