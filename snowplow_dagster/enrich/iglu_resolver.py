@@ -12,8 +12,9 @@ Why it is shaped this way:
   asked for again on every event; ``cacheTtl`` (seconds) expires entries where given.
 - **Embedded repositories** are folders laid out ``schemas/<vendor>/<name>/jsonschema/<M-R-A>``:
   an absolute path or ``file://`` URI; ``s3://`` (the user's static registry, read with boto3);
-  or a path inside the installed ``snowplow_dagster`` package (Snowplow reads embedded paths from
-  the classpath; here the package is the classpath, and it also works from the EMR zip).
+  or else a path inside the installed ``snowplow_dagster`` package, e.g. ``sample_data/iglu``
+  (Snowplow reads embedded paths from the classpath; here the package is the classpath, and it
+  also works from the EMR zip).
 - **HTTP repositories** get ``<uri>/schemas/<vendor>/<name>/<format>/<version>`` with an optional
   ``apikey`` header, a short timeout and a few retries on 5xx and connection errors; 404 is "not
   found". A repository that is down costs its timeouts once per schema per worker (the miss is
@@ -323,6 +324,6 @@ def _embedded(path: str) -> _Source:
         return _S3Folder(path)
     if path.startswith("file://"):
         return _Folder(Path(urllib.request.url2pathname(path.removeprefix("file://"))))
-    if Path(path).is_dir():
+    if Path(path).is_absolute() and Path(path).is_dir():
         return _Folder(Path(path))
     return _Folder(embedded_package_folder(path))
