@@ -10,10 +10,6 @@ import base64
 import json
 import os
 import socket
-import threading
-from collections import Counter
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,62 +20,15 @@ from snowplow_dagster.enrich.iglu_resolver import Resolver, ResolverConfigError
 from snowplow_dagster.enrich.iglu_validation import IgluValidator
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster_tests.enrich.test_pipeline import PAGE_VIEW_LINE
+from snowplow_dagster_tests.fixtures.iglu import VENDORED
 
 TESTS = Path(__file__).resolve().parents[1]
-VENDORED = TESTS / "data" / "iglu-central"
 SHARED = Path(
     os.environ.get("IGLU_CENTRAL_SNAPSHOT", TESTS.parent.parent / "shared" / "iglu-central")
 )
 """The full snapshot: ``../shared/iglu-central`` beside the repository, as in CI."""
 SP = "com.snowplowanalytics.snowplow"
 UUID = "6ac7d8a0-7b1e-4b7b-9f0e-1c2d3e4f5a6b"
-
-
-class IgluServer:
-    """A static Iglu repository over HTTP; counts requests and can fail some first."""
-
-    def __init__(self, root: Path) -> None:
-        self.requests: Counter[str] = Counter()
-        self.failures: Counter[str] = Counter()
-        self.apikeys: list[str | None] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests[self.path] += 1
-                server.apikeys.append(self.headers.get("apikey"))
-                if server.failures[self.path] > 0:
-                    server.failures[self.path] -= 1
-                    self.send_error(500)
-                    return
-                target = root / self.path.lstrip("/")
-                if not target.is_file():
-                    self.send_error(404)
-                    return
-                body = target.read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-@pytest.fixture
-def iglu_server() -> Iterator[IgluServer]:
-    server = IgluServer(VENDORED)
-    yield server
-    server.close()
 
 
 def _http(name: str, uri: str, priority: int = 0, prefixes: list[str] | None = None, **extra):
