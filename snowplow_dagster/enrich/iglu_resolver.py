@@ -97,6 +97,8 @@ class _Folder:
         self._root = root  # a Path or an importlib.resources Traversable
 
     def fetch(self, path: str) -> bytes | None:
+        if not self._root.is_dir():
+            raise RepositoryError(f"{self._root} is not a folder")
         target = self._root.joinpath("schemas", *path.split("/"))
         try:
             return target.read_bytes()
@@ -273,7 +275,8 @@ class Resolver:
         raise RepositoryError(f"$ref {uri} cannot be resolved offline")
 
     def check(self) -> list[tuple[str, str]]:
-        """Each repository's answer to one request (lint): ``(label, "OK" or the problem)``."""
+        """Each repository's answer to one request for Iglu's meta-schema (lint): ``(label,
+        "answers" or the problem)``; "answers (empty)" when it answered without having it."""
         probe = SchemaKey("com.snowplowanalytics.self-desc", "schema", "jsonschema", "1-0-0")
         answers = []
         for repository in self.repositories:
@@ -282,9 +285,7 @@ class Resolver:
             except RepositoryError as error:
                 answers.append((repository.label, f"unreachable: {error}"))
             else:
-                answers.append(
-                    (repository.label, "answers" if found else "answers (no meta-schema there)")
-                )
+                answers.append((repository.label, "answers" if found else "answers (empty)"))
         return answers
 
 
