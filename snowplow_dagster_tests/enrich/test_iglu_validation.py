@@ -12,6 +12,7 @@ import os
 import socket
 from pathlib import Path
 
+import boto3
 import pytest
 
 from snowplow_dagster.enrich.enrichments.registry import ENRICHMENTS_SCHEMA
@@ -414,3 +415,21 @@ def test_cache_ttl_expires_entries(iglu_server):
 def test_an_unusable_resolver_config_names_the_key(data, message):
     with pytest.raises(ResolverConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         Resolver.from_config({"schema": "iglu:x", "data": data})
+
+
+def test_an_s3_static_registry_is_an_embedded_repository(s3_bucket):
+    """``s3://bucket/prefix`` (the user's own registry on EMR), read with boto3 from moto."""
+    s3 = boto3.client("s3")
+    for uri, _ in GOOD[:2]:
+        key = _key(uri)
+        path = f"{key.vendor}/{key.name}/{key.format}/{key.version}"
+        body = (VENDORED / "schemas" / path).read_bytes()
+        s3.put_object(Bucket=s3_bucket, Key=f"registry/schemas/{path}", Body=body)
+    validator = _validator(_embedded("Our registry", f"s3://{s3_bucket}/registry"))
+
+    for uri, data in GOOD[:2]:
+        assert validator.validate(_key(uri), data) == []
+    assert validator.validate(_key(GOOD[0][0]), {"id": "x"}) != []
+    [missing] = validator.validate(_key(GOOD[3][0]), GOOD[3][1])
+    assert missing.startswith("error: Could not find schema with key")
+    assert '"Our registry [embedded]"' in missing
