@@ -17,8 +17,9 @@ Why it is shaped this way:
   also works from the EMR zip).
 - **HTTP repositories** get ``<uri>/schemas/<vendor>/<name>/<format>/<version>`` with an optional
   ``apikey`` header, a short timeout and a few retries on 5xx and connection errors; 404 is "not
-  found". A repository that is down costs its timeouts once per schema per worker (the miss is
-  cached), never per event.
+  found". A repository that cannot be reached is then skipped for a minute, so a dead mirror
+  costs its timeouts about once per worker, not once per schema, and never per event (misses
+  are cached like hits).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _IGLU_CENTRAL_HOSTS = ("http://iglucentral.com/schemas/", "https://iglucentral.c
 _HTTP_TIMEOUT_SECONDS = 5.0
 _HTTP_ATTEMPTS = 3
 _HTTP_BACKOFF_SECONDS = 0.2
+_HTTP_DOWN_SECONDS = 60.0
 
 
 class ResolverConfigError(ValueError):
@@ -133,15 +135,26 @@ class _S3Folder:
 
 
 class _Http:
+    """A repository that cannot be reached at all (refused, DNS, timeout) is skipped without
+    asking for ``_HTTP_DOWN_SECONDS``, so a dead mirror costs its timeouts once, not once per
+    schema."""
+
     def __init__(self, uri: str, apikey: str | None, timeout: float) -> None:
         self._base = uri.rstrip("/")
         self._headers = {"apikey": apikey} if apikey else {}
         self._timeout = timeout
+        self._down_until = 0.0
+        self._down_problem = ""
 
     def fetch(self, path: str) -> bytes | None:
         url = f"{self._base}/schemas/{path}"
+        if time.monotonic() < self._down_until:
+            raise RepositoryError(
+                f"{url}: not asked, unreachable moments ago: {self._down_problem}"
+            )
         request = urllib.request.Request(url, headers=self._headers)
         problem = ""
+        unreachable = False
         for attempt in range(_HTTP_ATTEMPTS):
             if attempt:
                 time.sleep(_HTTP_BACKOFF_SECONDS * attempt)
@@ -151,11 +164,14 @@ class _Http:
             except urllib.error.HTTPError as error:
                 if error.code == 404:
                     return None
-                problem = f"HTTP {error.code}"
+                problem, unreachable = f"HTTP {error.code}", False
                 if error.code < 500:
                     break
             except (urllib.error.URLError, OSError) as error:
-                problem = str(getattr(error, "reason", error))
+                problem, unreachable = str(getattr(error, "reason", error)), True
+        if unreachable:
+            self._down_until = time.monotonic() + _HTTP_DOWN_SECONDS
+            self._down_problem = problem
         raise RepositoryError(f"{url}: {problem}")
 
 

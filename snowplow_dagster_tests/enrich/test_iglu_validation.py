@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import boto3
@@ -339,10 +340,17 @@ def test_a_repository_that_is_down_is_skipped_and_named(iglu_server):
     validator = _validator(_http("Down", down, 0), _http("Up", iglu_server.uri, 1))
     assert validator.validate(_key(GOOD[0][0]), GOOD[0][1]) == []
 
-    [message] = _validator(_http("Down", down)).validate(_key(GOOD[0][0]), GOOD[0][1])
+    only_down = _validator(_http("Down", down))
+    [message] = only_down.validate(_key(GOOD[0][0]), GOOD[0][1])
     assert message.startswith("error: Could not find schema with key")
     assert '"Down [HTTP]"' in message
     assert "failures: [" in message and down in message
+
+    # Another schema soon after: the dead repository is not asked again (no retries, no wait).
+    started = time.monotonic()
+    [message] = only_down.validate(_key(GOOD[1][0]), GOOD[1][1])
+    assert time.monotonic() - started < 0.2
+    assert "not asked, unreachable moments ago" in message
 
 
 def test_a_500_is_retried_and_the_200_that_follows_is_used(iglu_server):
