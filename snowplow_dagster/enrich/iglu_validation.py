@@ -74,12 +74,11 @@ class IgluValidator:
         cached = self._compiled.get(id(schema))
         if cached is not None and cached[0] is schema:
             return cached[1]
-        handlers = {"http": self.resolver.resolve_ref, "https": self.resolver.resolve_ref}
         compiled: _Compiled | str
         try:
             compiled = fastjsonschema.compile(
                 {**schema, "$schema": _DRAFT_04},
-                handlers=handlers,
+                handlers=_EveryScheme(self.resolver.resolve_ref),
                 formats=_FORMATS,
                 use_default=False,
                 fast_fail=False,
@@ -90,6 +89,22 @@ class IgluValidator:
             self._compiled.clear()
         self._compiled[id(schema)] = (schema, compiled)
         return compiled
+
+
+class _EveryScheme(dict[str, Callable[[str], Any]]):
+    """fastjsonschema fetches a ``$ref`` with urllib when no handler claims its scheme
+    (``file:``, ``ftp:``, a relative name): this claims every scheme for the resolver, which
+    answers only from the bundle and the configured repositories."""
+
+    def __init__(self, handler: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._handler = handler
+
+    def __contains__(self, scheme: object) -> bool:
+        return True
+
+    def __getitem__(self, scheme: str) -> Callable[[str], Any]:
+        return self._handler
 
 
 def _not_found(key: SchemaKey, tried: tuple[str, ...], failures: tuple[str, ...]) -> str:

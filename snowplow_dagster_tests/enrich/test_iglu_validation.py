@@ -232,6 +232,20 @@ def test_a_ref_to_iglu_central_resolves_to_the_bundled_copy(iglu_server):
     assert list(iglu_server.requests) == [f"/schemas/{SP}/campaign_attribution/jsonschema/1-0-1"]
 
 
+@pytest.mark.parametrize(
+    "ref", ["file:///etc/hostname", "http://127.0.0.1:9/x.json", "other.json", "ftp://h/x"]
+)
+def test_a_ref_outside_the_repositories_is_never_fetched(tmp_path, ref):
+    """Schemas are compiled to code: a ``$ref`` must not make the worker read files or URLs."""
+    target = tmp_path / "repo" / "schemas" / "com.acme" / "x" / "jsonschema" / "1-0-0"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps({"type": "object", "properties": {"a": {"$ref": ref}}}))
+    validator = _validator(_embedded("Ours", str(tmp_path / "repo")))
+    [message] = validator.validate(_key("iglu:com.acme/x/jsonschema/1-0-0"), {"a": 1})
+    assert message.startswith("error: Schema iglu:com.acme/x/jsonschema/1-0-0 cannot be used")
+    assert "cannot be resolved offline" in message
+
+
 def test_the_whole_iglu_central_snapshot_compiles_offline():
     """Every schema of ../shared/iglu-central compiles, its ``$ref``s resolved from the bundle
     and the snapshot itself: nothing reaches the network."""
