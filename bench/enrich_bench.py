@@ -21,11 +21,13 @@ import io
 import json
 import os
 import pstats
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +38,7 @@ from machine import describe, load_average  # bench/ is this script's folder
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import write_log_files
-from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 
 INPUT_FORMAT = "cloudfront"
 ETL_TIMESTAMP_MS = 1_700_000_000_000
@@ -90,8 +92,11 @@ def sample_enrichments() -> dict:
     return load_enrichments_directory(SAMPLE_ENRICHMENTS)
 
 
-def sample_enricher() -> Enricher:
-    return Enricher.from_config(INPUT_FORMAT, sample_enrichments(), ETL_TIMESTAMP_MS)
+def sample_enricher(iglu: bool = False) -> Enricher:
+    """With ``iglu``, contexts and unstruct events are validated against the sample resolver's
+    schemas (its embedded repository has every schema the generator uses)."""
+    resolver = json.loads(SAMPLE_RESOLVER.read_text()) if iglu else None
+    return Enricher.from_config(INPUT_FORMAT, sample_enrichments(), ETL_TIMESTAMP_MS, resolver)
 
 
 def measure_floor(corpus: Path) -> dict[str, float]:
@@ -100,9 +105,9 @@ def measure_floor(corpus: Path) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, "lines": lines}
 
 
-def measure_core(corpus: Path) -> dict[str, float]:
+def measure_core(corpus: Path, iglu: bool = False) -> dict[str, float]:
     """Timed from the first line on: building the Enricher is start-up, paid once per worker."""
-    process_line = sample_enricher().process_line
+    process_line = sample_enricher(iglu).process_line
     lines = good = bad = 0
     started = time.perf_counter()
     for line in read_lines(corpus):
@@ -114,7 +119,11 @@ def measure_core(corpus: Path) -> dict[str, float]:
 
 
 def child_main(stage: str, corpus: Path) -> int:
-    measure = {"floor": measure_floor, "core": measure_core}[stage]
+    measure = {
+        "floor": measure_floor,
+        "core": measure_core,
+        "core-iglu": lambda corpus: measure_core(corpus, iglu=True),
+    }[stage]
     print(json.dumps(measure(corpus)))
     return 0
 
@@ -162,8 +171,31 @@ def run_sampled(command: list[str], env: dict[str, str], log: Path) -> Sampled:
     return Sampled(seconds, peak, peak_jvm, peak_other, stdout)
 
 
-def generate(corpus: Path, events: int, files: int, bad_fraction: float) -> None:
-    write_log_files(corpus, INPUT_FORMAT, events, files=files, gzip=True, bad_fraction=bad_fraction)
+_CONTEXTS_PARAMETER = re.compile(r"(?<=[\t&])c[ox]=[^&\t]*&?")
+
+
+def generate(
+    corpus: Path, events: int, files: int, bad_fraction: float, contexts_share: float
+) -> None:
+    """The generator's corpus, with the contexts parameter (``co``/``cx``) kept on
+    ``contexts_share`` of the lines (chosen by a hash of the line, so reruns agree): the
+    generator gives every event a web_page context, and real traffic has fewer."""
+    paths = write_log_files(
+        corpus, INPUT_FORMAT, events, files=files, gzip=True, bad_fraction=bad_fraction
+    )
+    if contexts_share >= 1:
+        return
+    for path in paths:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+        kept = [
+            line
+            if zlib.crc32(line.encode()) % 1000 < contexts_share * 1000
+            else _CONTEXTS_PARAMETER.sub("", line)
+            for line in lines
+        ]
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.write("\n".join(kept) + "\n")
 
 
 def run_child(stage: str, corpus: Path, work: Path) -> Sampled:
@@ -226,6 +258,7 @@ def render(
     floor = {row.size: row.run.seconds for row in rows if row.stage == "floor"}
     by_key = {(row.stage, row.size): row for row in rows}
     core = by_key[("core", "full")]
+    core_iglu = by_key[("core-iglu", "full")]
     spark = by_key[("spark", "full")]
     spark_quarter = by_key[("spark", "quarter")]
     extra_seconds = spark.run.seconds - spark_quarter.run.seconds
@@ -254,7 +287,8 @@ def render(
         "## Corpus",
         "",
         f"- {args.events:,} events (full) and {args.events // 4:,} (quarter), format "
-        f"`{INPUT_FORMAT}`, {args.files} gzip file(s) (full), bad fraction {args.bad_fraction}",
+        f"`{INPUT_FORMAT}`, {args.files} gzip file(s) (full), bad fraction {args.bad_fraction}, "
+        f"contexts on {args.contexts_share:.0%} of the lines",
         f"- Full corpus output (Spark job counts): `{json.dumps(counts)}`",
         "- Enrichments: the sample folder `snowplow_dagster/sample_data/enrichments/`",
         "",
@@ -281,6 +315,9 @@ def render(
         "",
         f"- Per-event core at full size: **{core.per_core:,.0f} events/s per core**, {verdict} "
         f"(target {CORE_TARGET:,}, goal {CORE_GOAL:,}).",
+        f"- With Iglu validation (core-iglu, the sample resolver's schemas): "
+        f"**{core_iglu.per_core:,.0f} events/s per core**, "
+        f"{'meets' if core_iglu.per_core >= CORE_TARGET else 'BELOW'} the target.",
         f"- Spark beyond its fixed start-up cost (the extra events of the full corpus over the "
         f"extra seconds they took): {spark_marginal}.",
         "- Memory, quarter → full size: "
@@ -313,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bad-fraction", type=float, default=0.01)
     parser.add_argument("--profile-lines", type=int, default=50_000)
     parser.add_argument("--workdir", type=Path, help="kept afterwards if given")
-    parser.add_argument("--child", choices=("floor", "core"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--contexts-share", type=float, default=0.3, help="lines whose events carry contexts"
+    )
+    parser.add_argument("--child", choices=("floor", "core", "core-iglu"), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -332,12 +372,12 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 # At least one file per core, so both sizes run as many Python workers.
                 files = max(cores, args.files // 4) if size == "quarter" else args.files
-                generate(corpora[size], events, files, args.bad_fraction)
+                generate(corpora[size], events, files, args.bad_fraction, args.contexts_share)
                 print(f"generated {size} corpus in {time.perf_counter() - started:.1f} s")
         rows: list[Measurement] = []
         counts: dict[str, int] = {}
         for size, events in sizes.items():
-            for stage in ("floor", "core", "spark"):
+            for stage in ("floor", "core", "core-iglu", "spark"):
                 if stage == "spark":
                     run, counts = run_spark(corpora[size], work, cores)
                 else:

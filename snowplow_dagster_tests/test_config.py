@@ -602,9 +602,9 @@ def test_manifests_must_not_sit_in_a_data_location() -> None:
 def test_load_resolver_returns_the_json_as_written() -> None:
     resolver = load_resolver(SAMPLES / "iglu_resolver.json")
     assert resolver["schema"] == "iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-1"
-    assert (
-        resolver["data"]["repositories"][0]["connection"]["http"]["uri"] == "http://iglucentral.com"
-    )
+    embedded, central = resolver["data"]["repositories"][:2]
+    assert embedded["connection"]["embedded"]["path"] == "sample_data/iglu"  # the demo's schemas
+    assert central["connection"]["http"]["uri"] == "http://iglucentral.com"
 
 
 def test_resolver_errors_are_reported_together_without_api_keys(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from snowplow_dagster.generator import (
     generate_records,
     write_log_files,
 )
-from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_MAXMIND
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_MAXMIND, SAMPLE_RESOLVER
 
 FORMATS = ["cloudfront", "clj-tomcat"]
 ETL_TSTAMP_MS = 1_000_000_000_000
@@ -79,7 +79,10 @@ def sample_enrichments():
 
 @pytest.mark.parametrize("input_format", FORMATS)
 def test_every_good_line_enriches_and_every_bad_one_is_a_bad_row(input_format, sample_enrichments):
-    enricher = Enricher.from_config(input_format, sample_enrichments, ETL_TSTAMP_MS)
+    """With the sample resolver: its embedded repository has every schema the generator uses
+    (Iglu Central over HTTP is never asked), and schema-violating contexts are bad rows."""
+    resolver = json.loads(SAMPLE_RESOLVER.read_text())
+    enricher = Enricher.from_config(input_format, sample_enrichments, ETL_TSTAMP_MS, resolver)
     records = list(generate_records(input_format, 3000, seed=5, bad_fraction=0.2))
     failures = Counter()
     for record in records:
@@ -91,6 +94,7 @@ def test_every_good_line_enriches_and_every_bad_one_is_a_bad_row(input_format, s
             assert result.bad, record.text
             failures[json.loads(result.bad[0])["errors"][0]["message"][:20]] += 1
     assert sum(failures.values()) / len(records) == pytest.approx(0.2, abs=0.04)
+    assert failures["error: object instan"] > 0  # the web_page context's forbidden property
     assert len(failures) >= 6  # broken in several ways: loader, adapter and enrichment errors
 
 

@@ -1,15 +1,20 @@
 """``snowplow-dagster lint config|resolver|enrichments|all``: validate, touching no data.
 
 EmrEtlRunner's ``lint resolver|enrichments|all`` plus ``config`` (it checked config.yml only when
-running). ``enrichments`` lints the resolver first, as EmrEtlRunner does, then builds every
-enrichment as a Spark worker would, so a bad parameter or a missing MaxMind database shows here
-rather than in the middle of a batch. Errors name files and keys, never values.
+running). ``resolver`` also asks every repository for one schema and says which answer (one that
+does not is a warning: the run may still find its schemas elsewhere). ``enrichments`` lints the
+resolver first, as EmrEtlRunner does, validates each enrichment JSON against its schema when the
+resolver finds it, then builds every enrichment as a Spark worker would, so a bad parameter or a
+missing MaxMind database shows here rather than in the middle of a batch. Errors name files and
+keys, never values.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +26,9 @@ from snowplow_dagster.enrich.enrichments.registry import (
     EnrichmentRegistry,
     load_enrichments_directory,
 )
+from snowplow_dagster.enrich.iglu import parse_schema_uri
+from snowplow_dagster.enrich.iglu_resolver import Resolver
+from snowplow_dagster.enrich.iglu_validation import IgluValidator
 
 TARGETS = ("config", "resolver", "enrichments", "all")
 _NEEDS = {
@@ -48,13 +56,43 @@ def lint_config(path: Path) -> str:
 
 
 def lint_resolver(path: Path) -> str:
-    load_resolver(path)
+    resolver = Resolver.from_config(load_resolver(path))
+    for label, answer in resolver.check():
+        print(f"{'' if answer.startswith('answers') else 'Warning: '}{label}: {answer}")
     return "Valid Iglu resolver config"
 
 
-def lint_enrichments(path: Path) -> str:
-    EnrichmentRegistry.from_json(load_enrichments_directory(check_enrichments_dir(path)))
+def lint_enrichments(path: Path, resolver_path: Path) -> str:
+    folder = check_enrichments_dir(path)
+    enrichments = load_enrichments_directory(folder)
+    validator = IgluValidator(Resolver.from_config(load_resolver(resolver_path)))
+    problems = []
+    for file in sorted(folder.glob("*.json")):
+        item = json.loads(file.read_text(encoding="utf-8"))  # loaded above, so valid JSON
+        key = parse_schema_uri(item["schema"])
+        if key is None:
+            continue  # the registry below names it
+        found = validator.resolver.lookup(key)
+        if found.schema is None:
+            print(f"Note: {file.name}: {key.uri} is in no repository; not validated")
+            continue
+        problems += [f"{file}: {_without_values(m)}" for m in validator.validate(key, item["data"])]
+    if problems:
+        raise EnrichmentConfigError("\n".join(problems))
+    EnrichmentRegistry.from_json(enrichments)
     return "Valid enrichments"
+
+
+def _without_values(message: str) -> str:
+    """A validation message reduced to where and which rule: enrichment parameters hold secrets
+    (API keys, database passwords), and messages about values quote them."""
+    lines = message.splitlines()
+    keyword = next(line.split(": ", 1)[1] for line in lines if line.startswith("    keyword:"))
+    where = next(line.split(": ", 1)[1] for line in lines if line.startswith("    instance:"))
+    pointer = json.loads(where)["pointer"] or "/"
+    if json.loads(keyword) in ("required", "additionalProperties"):  # these name keys only
+        return f"data{pointer}: {lines[0].removeprefix('error: ')}"
+    return f"data{pointer}: fails the schema's {json.loads(keyword)} rule"
 
 
 def command(args: argparse.Namespace) -> int:
@@ -68,7 +106,10 @@ def command(args: argparse.Namespace) -> int:
         checks: dict[str, tuple[Callable[[Path], str], Path | None]] = {
             "config": (lint_config, config),
             "resolver": (lint_resolver, Path(args.resolver) if args.resolver else None),
-            "enrichments": (lint_enrichments, Path(args.enrichments) if args.enrichments else None),
+            "enrichments": (
+                functools.partial(lint_enrichments, resolver_path=Path(args.resolver or "")),
+                Path(args.enrichments) if args.enrichments else None,
+            ),
         }
         for name in _NEEDS[args.target]:
             check, path = checks[name]

@@ -1,8 +1,8 @@
 """Self-describing JSON: the ``{"schema": "iglu:...", "data": ...}`` envelope Snowplow uses.
 
-Full Iglu schema validation (resolving JSON Schemas from the resolver's repositories) is not done
-yet; ``SchemaValidator`` is the seam for it. Today every self-describing JSON must at least have a
-well-formed Iglu URI and a ``data`` member, which is what the analytics SDKs and loaders rely on.
+Every self-describing JSON must have a well-formed Iglu URI and a ``data`` member, which is what
+the analytics SDKs and loaders rely on; its data is then checked by a ``SchemaValidator``
+(``iglu_validation.IgluValidator``, schemas found by ``iglu_resolver.Resolver``) when one is given.
 """
 
 from __future__ import annotations
@@ -55,13 +55,6 @@ class SchemaValidator(Protocol):
     """Validates a self-describing JSON's ``data`` against its schema; returns error messages."""
 
     def validate(self, key: SchemaKey, data: Any) -> list[str]: ...
-
-
-class EnvelopeOnlyValidator:
-    """Accepts any data; only the envelope is checked. Replaced by an Iglu resolver later."""
-
-    def validate(self, key: SchemaKey, data: Any) -> list[str]:
-        return []
 
 
 def check_self_describing(

@@ -45,6 +45,7 @@ from pyspark import SparkConf, SparkContext, StorageLevel
 from pyspark.sql import SparkSession
 
 from snowplow_dagster.enrich.iglu import check_self_describing
+from snowplow_dagster.enrich.iglu_resolver import Resolver, ResolverConfigError
 from snowplow_dagster.enrich.pipeline import Enricher
 
 APP_NAME = "snowplow-enrich"
@@ -89,9 +90,15 @@ class EnricherSpec:
     input_format: str
     enrichments_json: str
     etl_timestamp_ms: int
+    iglu_config_json: str | None = None
+    """The resolver JSON: each worker builds its own resolver, so schemas are fetched and
+    compiled once per worker process."""
 
     def build(self) -> Enricher:
-        return Enricher.from_config(self.input_format, self.enrichments_json, self.etl_timestamp_ms)
+        iglu = None if self.iglu_config_json is None else json.loads(self.iglu_config_json)
+        return Enricher.from_config(
+            self.input_format, self.enrichments_json, self.etl_timestamp_ms, iglu
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +110,7 @@ class JobConfig:
     bad_folder: str
     enricher: EnricherSpec
     iglu_config: dict[str, Any] | None
-    """The Iglu resolver config, validated; the seam for schema validation by the core."""
+    """The Iglu resolver config, validated; the workers validate with it (``EnricherSpec``)."""
     local: bool
     output_compression: str
     counts_file: str | None
@@ -183,6 +190,10 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         _, errors = check_self_describing(iglu_config, expected=_RESOLVER_CONFIG)
         if errors:
             raise ConfigError(f"--iglu-config is not an Iglu resolver config: {'; '.join(errors)}")
+        try:
+            Resolver.from_config(iglu_config)
+        except ResolverConfigError as error:
+            raise ConfigError(f"--iglu-config: {error}") from error
     return JobConfig(
         input_folder=args.input_folder,
         output_folder=args.output_folder,
@@ -191,6 +202,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
             input_format=args.input_format,
             enrichments_json=json.dumps(enrichments, separators=(",", ":"), ensure_ascii=False),
             etl_timestamp_ms=args.etl_timestamp,
+            iglu_config_json=None if iglu_config is None else json.dumps(iglu_config),
         ),
         iglu_config=iglu_config,
         local=args.local,

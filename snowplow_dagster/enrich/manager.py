@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from snowplow_dagster.enrich.enrichments.tsv import tsv_safe
 from snowplow_dagster.enrich.event import EnrichedEvent
-from snowplow_dagster.enrich.iglu import SchemaKey, check_self_describing
+from snowplow_dagster.enrich.iglu import SchemaKey, SchemaValidator, check_self_describing
 from snowplow_dagster.enrich.payload import ProcessingError, RawEvent
 from snowplow_dagster.enrich.querystring import decode_string, parse_querystring
 from snowplow_dagster.enrich.transform import (
@@ -59,11 +59,17 @@ _EVENT_SCHEMAS = {
 
 
 def enrich_event(
-    raw: RawEvent, registry: EnrichmentRegistry, etl_tstamp: str, etl_version: str
+    raw: RawEvent,
+    registry: EnrichmentRegistry,
+    etl_tstamp: str,
+    etl_version: str,
+    validator: SchemaValidator | None = None,
 ) -> EnrichedEvent:
     """The enriched event, or ``ProcessingError`` carrying every message of every failed step.
 
     ``etl_tstamp`` is already formatted (``format_timestamp``): it is the same for a whole job.
+    ``validator`` checks each context's and the unstruct event's data against its Iglu schema;
+    without one only the self-describing envelopes are checked.
     """
     payload = raw.payload
     parameters = raw.parameters
@@ -117,8 +123,10 @@ def enrich_event(
     if registry.event_fingerprint is not None:
         columns["event_fingerprint"] = registry.event_fingerprint.fingerprint(parameters)
 
-    contexts_errors = _check_contexts(transformed.parsed_json.get("contexts"))
-    unstruct_key, unstruct_errors = _check_unstruct(transformed.parsed_json.get("unstruct_event"))
+    contexts_errors = _check_contexts(transformed.parsed_json.get("contexts"), validator)
+    unstruct_key, unstruct_errors = _check_unstruct(
+        transformed.parsed_json.get("unstruct_event"), validator
+    )
     schema_error = _set_event_schema(event, unstruct_key)
 
     if ua_context is not None:
@@ -329,7 +337,7 @@ def _set_cross_domain(event: EnrichedEvent, page_query: dict[str, str | None]) -
     return None
 
 
-def _check_contexts(contexts: Any) -> list[str]:
+def _check_contexts(contexts: Any, validator: SchemaValidator | None) -> list[str]:
     if contexts is None:
         return []
     _, errors = check_self_describing(contexts, expected=_CONTEXTS)
@@ -341,17 +349,21 @@ def _check_contexts(contexts: Any) -> list[str]:
             f"instance type ({_json_type(items)}) does not match any allowed primitive type "
             '(allowed: ["array"])'
         ]
-    return [message for item in items for message in check_self_describing(item)[1]]
+    return [
+        message for item in items for message in check_self_describing(item, validator=validator)[1]
+    ]
 
 
-def _check_unstruct(unstruct: Any) -> tuple[SchemaKey | None, list[str]]:
+def _check_unstruct(
+    unstruct: Any, validator: SchemaValidator | None
+) -> tuple[SchemaKey | None, list[str]]:
     """The inner event's schema key (None unless the envelope and the event are valid)."""
     if unstruct is None:
         return None, []
     _, errors = check_self_describing(unstruct, expected=_UNSTRUCT)
     if errors:
         return None, errors
-    key, errors = check_self_describing(unstruct["data"])
+    key, errors = check_self_describing(unstruct["data"], validator=validator)
     return (None if errors else key), errors
 
 

@@ -16,6 +16,9 @@ from typing import Any
 from snowplow_dagster.enrich.adapters import to_raw_events
 from snowplow_dagster.enrich.badrow import bad_row
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentRegistry
+from snowplow_dagster.enrich.iglu import SchemaValidator
+from snowplow_dagster.enrich.iglu_resolver import Resolver
+from snowplow_dagster.enrich.iglu_validation import IgluValidator
 from snowplow_dagster.enrich.loaders import get_loader
 from snowplow_dagster.enrich.manager import ETL_VERSION, enrich_event
 from snowplow_dagster.enrich.payload import ProcessingError
@@ -33,20 +36,38 @@ class LineResult:
 
 
 class Enricher:
-    """Everything fixed for a job (loader, enrichments, ETL timestamp), applied line by line."""
+    """Everything fixed for a job (loader, enrichments, Iglu validator, ETL timestamp), applied
+    line by line."""
 
-    def __init__(self, input_format: str, registry: EnrichmentRegistry, etl_tstamp_ms: int) -> None:
+    def __init__(
+        self,
+        input_format: str,
+        registry: EnrichmentRegistry,
+        etl_tstamp_ms: int,
+        validator: SchemaValidator | None = None,
+    ) -> None:
         """ValueError for an unknown ``input_format``: before any line is read."""
         self._load = get_loader(input_format)
         self._registry = registry
         self._etl_tstamp = format_timestamp(etl_tstamp_ms)
+        self._validator = validator
 
     @classmethod
     def from_config(
-        cls, input_format: str, enrichments: dict[str, Any] | str, etl_tstamp_ms: int
+        cls,
+        input_format: str,
+        enrichments: dict[str, Any] | str,
+        etl_tstamp_ms: int,
+        iglu_config: dict[str, Any] | None = None,
     ) -> Enricher:
-        """From Spark Enrich's enrichments wrapper JSON (as text or parsed)."""
-        return cls(input_format, EnrichmentRegistry.from_json(enrichments), etl_tstamp_ms)
+        """From Spark Enrich's enrichments wrapper JSON (as text or parsed) and resolver JSON;
+        without a resolver, contexts and unstruct events are checked as envelopes only."""
+        validator = None
+        if iglu_config is not None:
+            validator = IgluValidator(Resolver.from_config(iglu_config))
+        return cls(
+            input_format, EnrichmentRegistry.from_json(enrichments), etl_tstamp_ms, validator
+        )
 
     def process_line(self, line: str) -> LineResult:
         try:
@@ -69,7 +90,9 @@ class Enricher:
         bad: list[str] = []
         for raw in raw_events:
             try:
-                event = enrich_event(raw, self._registry, self._etl_tstamp, ETL_VERSION)
+                event = enrich_event(
+                    raw, self._registry, self._etl_tstamp, ETL_VERSION, self._validator
+                )
             except ProcessingError as error:
                 bad.append(bad_row(line, error.messages))
             else:

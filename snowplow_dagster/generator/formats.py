@@ -10,7 +10,7 @@ from typing import Literal, NamedTuple
 from urllib.parse import quote_plus
 
 from snowplow_dagster.generator.encoding import _base64url, _compact, _encode_component
-from snowplow_dagster.generator.traffic import _CONTEXTS, _Traffic, _Visitor
+from snowplow_dagster.generator.traffic import _CONTEXTS, _WEB_PAGE, _Traffic, _Visitor
 
 InputFormat = Literal["cloudfront", "clj-tomcat"]
 
@@ -202,13 +202,21 @@ class _TomcatWriter:
 
 
 def _spoil_event(kind: int, event: dict[str, str], rng: random.Random) -> None:
-    """The faults both formats put in the event itself: kind 0 an unknown event code, kind 1 a
-    truncated contexts JSON; any other kind is the writer's own, on the line."""
+    """The faults both formats put in the event itself: kind 0 an unknown event code, kind 1
+    contexts a tracker got wrong (half truncated JSON, half a web_page context with a property its
+    schema forbids: a schema bad row once Iglu validates); any other kind is the writer's own, on
+    the line. The half is chosen by the event id, so the random stream is unchanged."""
     if kind == 0:
         event["e"] = rng.choice(("page_view", "click", "PV", "xx"))
     elif kind == 1:
         event.pop("cx", None)
-        event["co"] = _compact({"schema": _CONTEXTS, "data": []})[:-7]
+        if event["eid"][0] < "8":
+            page = {"id": event["eid"], "pageType": "article"}
+            event["co"] = _compact(
+                {"schema": _CONTEXTS, "data": [{"schema": _WEB_PAGE, "data": page}]}
+            )
+        else:
+            event["co"] = _compact({"schema": _CONTEXTS, "data": []})[:-7]
 
 
 def _querystring(visitor: _Visitor, event: dict[str, str], now_ms: int) -> str:

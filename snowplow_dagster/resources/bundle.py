@@ -7,8 +7,9 @@ installation:
 - ``job.py``, a tiny driver that imports ``snowplow_dagster.enrich.job`` and calls ``main()``.
   Running the job module itself as ``__main__`` would make Spark pickle its functions by value;
   imported by name, they are pickled by reference and resolved from the zip on the executors.
-- ``snowplow_dagster.zip``: ``snowplow_dagster/enrich`` (what the Spark job imports, no sample
-  data, no other stage of the platform) and the pure-Python distributions the enrichments import
+- ``snowplow_dagster.zip``: ``snowplow_dagster/enrich`` (what the Spark job imports, with the
+  bundled Iglu meta-schemas; no other stage of the platform), the demo's embedded Iglu repository
+  ``sample_data/iglu`` and the pure-Python distributions the enrichments import
   (``RUNTIME_DISTRIBUTIONS``), with their ``dist-info`` metadata, since ``importlib.metadata``
   reads versions from the zip (ours for ``v_etl``, maxminddb for its ``__version__``).
 - ``install-python.sh``, the bootstrap action (``emr_request``): our code needs Python 3.11+,
@@ -52,7 +53,13 @@ BOOTSTRAP_NAME = "install-python.sh"
 CLUSTER_PYTHON = "/usr/bin/python3.11"
 """Where Amazon Linux 2023's ``python3.11`` package installs the interpreter Spark must run."""
 DISTRIBUTION = "snowplow-dagster"
-RUNTIME_DISTRIBUTIONS = ("maxminddb", "referer-parser", "ua-parser", "ua-parser-builtins")
+RUNTIME_DISTRIBUTIONS = (
+    "fastjsonschema",
+    "maxminddb",
+    "referer-parser",
+    "ua-parser",
+    "ua-parser-builtins",
+)
 """Every third-party distribution the enrichment core imports at run time (pyspark and py4j are
 the cluster's own); ``test_bundle`` proves the zip alone suffices in a bare interpreter."""
 
@@ -160,7 +167,9 @@ def _archive_entries() -> Iterator[tuple[str, bytes]]:
     """(name in the zip, bytes) of our enrichment package and of ``RUNTIME_DISTRIBUTIONS``."""
     package = Path(str(resources.files("snowplow_dagster")))
     yield "snowplow_dagster/__init__.py", (package / "__init__.py").read_bytes()
-    for path in (package / "enrich").rglob("*"):
+    # The demo's embedded Iglu repository goes too: the sample resolver names it by package path.
+    shipped = (*(package / "enrich").rglob("*"), *(package / "sample_data" / "iglu").rglob("*"))
+    for path in shipped:
         relative = path.relative_to(package.parent)
         if path.is_file() and _shipped(relative.as_posix()):
             yield relative.as_posix(), path.read_bytes()

@@ -35,11 +35,18 @@ def test_lint_all_of_the_samples_is_valid(capsys: pytest.CaptureFixture[str]) ->
         ]
     )
     assert code == 0
-    assert capsys.readouterr().out.splitlines() == [
+    lines = capsys.readouterr().out.splitlines()
+    # Whether iglucentral.com answers depends on the network; every other line does not.
+    assert [line for line in lines if "Iglu Central" not in line] == [
         f"Valid configuration: {SAMPLE_CONFIG}",
+        "Iglu Client Embedded [embedded]: answers",
+        "Demo schemas [embedded]: answers (empty)",
         "Valid Iglu resolver config",
+        "Note: ip_lookups.json: iglu:com.snowplowanalytics.snowplow/ip_lookups/jsonschema/2-0-0"
+        " is in no repository; not validated",
         "Valid enrichments",
     ]
+    assert sum("Iglu Central" in line for line in lines) == 2
     assert list(Path.cwd().iterdir()) == []  # no instance, nothing written
 
 
@@ -80,8 +87,37 @@ def test_an_enrichment_with_a_bad_parameter_fails_the_lint(
 
     assert code == 1
     captured = capsys.readouterr()
-    assert captured.out.splitlines() == ["Valid Iglu resolver config"]
-    assert "anon_ip" in captured.err.lower() or "anonOctets" in captured.err
+    assert "Valid Iglu resolver config" in captured.out.splitlines()
+    assert "Valid enrichments" not in captured.out
+    # Found by the anon_ip schema of the sample resolver's embedded repository, value unquoted.
+    assert captured.err.splitlines() == [
+        f"{enrichments / 'anon_ip.json'}: data/parameters/anonOctets: "
+        "fails the schema's maximum rule"
+    ]
+
+
+def test_lint_resolver_says_which_repository_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], iglu_server
+) -> None:
+    resolver = tmp_path / "resolver.json"
+    schema = "iglu:com.snowplowanalytics.iglu/resolver-config/jsonschema/1-0-2"
+    repositories = [
+        {"name": name, "priority": 0, "vendorPrefixes": [], "connection": {"http": {"uri": uri}}}
+        for name, uri in (("Up", iglu_server.uri), ("Down", "http://127.0.0.1:9"))
+    ]
+    resolver.write_text(
+        json.dumps({"schema": schema, "data": {"cacheSize": 5, "repositories": repositories}})
+    )
+
+    assert main(["lint", "resolver", "-r", str(resolver)]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["Iglu Client Embedded [embedded]: answers", "Up [HTTP]: answers (empty)"]
+    assert lines[2].startswith("Warning: Down [HTTP]: unreachable: http://127.0.0.1:9/schemas/")
+    assert lines[3] == "Valid Iglu resolver config"
+    assert list(iglu_server.requests) == [
+        "/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0"
+    ]
 
 
 def test_a_broken_resolver_and_missing_flags_exit_1(

@@ -13,7 +13,7 @@ from snowplow_analytics_sdk.event_transformer import transform
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import generate_records
-from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 
 EVENTS = 2500
 
@@ -41,7 +41,8 @@ def enrichments():
 
 @pytest.mark.parametrize("input_format", ["cloudfront", "clj-tomcat"])
 def test_generated_logs_enrich_to_sdk_loadable_events(input_format, enrichments):
-    enricher = Enricher.from_config(input_format, enrichments, 1_700_000_000_000)
+    resolver = json.loads(SAMPLE_RESOLVER.read_text())  # the generator's schemas, embedded
+    enricher = Enricher.from_config(input_format, enrichments, 1_700_000_000_000, resolver)
     records = list(generate_records(input_format, EVENTS, seed=11, bad_fraction=0.04))
     good_lines = bad_lines = expected_good_events = 0
     parsed = []

@@ -9,11 +9,12 @@ import sys
 import zipfile
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import unquote
 
 import boto3
 
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
-from snowplow_dagster.generator import generate_lines
+from snowplow_dagster.generator import generate_lines, generate_records
 from snowplow_dagster.resources.bundle import (
     ARCHIVE_NAME,
     BOOTSTRAP_NAME,
@@ -26,7 +27,7 @@ from snowplow_dagster.resources.bundle import (
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.resources.steps import ENRICH, enrich_steps
 from snowplow_dagster.resources.storage import Location, S3Storage
-from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
+from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 from snowplow_dagster_tests.resources.emr_support import write_config
 
 _ENRICH_FROM_THE_ZIP = """
@@ -37,12 +38,12 @@ from snowplow_dagster.enrich.pipeline import Enricher
 import maxminddb, ua_parser
 
 enrichments = load_enrichments_directory(__import__("pathlib").Path(sys.argv[2]))
-result = Enricher.from_config("cloudfront", enrichments, 1_700_000_000_000).process_line(
-    sys.stdin.read()
-)
+resolver = json.loads(open(sys.argv[3]).read())
+enricher = Enricher.from_config("cloudfront", enrichments, 1_700_000_000_000, resolver)
+results = [enricher.process_line(line) for line in sys.stdin.read().splitlines()]
 print(json.dumps({
-    "good": result.good,
-    "bad": result.bad,
+    "good": [event for result in results for event in result.good],
+    "bad": [row for result in results for row in result.bad],
     "resolver": ua_parser.BestAvailableResolver.__module__,
     "maxminddb_extension": "maxminddb.extension" in sys.modules,
     "module_files": sorted(
@@ -71,6 +72,10 @@ def test_the_zip_holds_the_enrichment_package_and_its_dependencies_only(tmp_path
         "maxminddb/reader.py",
         "referer_parser/__init__.py",
         "referer_parser/data/referers.json",
+        "fastjsonschema/draft04.py",
+        "snowplow_dagster/enrich/iglu_embedded/draft-04-schema.json",
+        "snowplow_dagster/sample_data/iglu/schemas/com.snowplowanalytics.snowplow/web_page/"
+        "jsonschema/1-0-0",
     ):
         assert needed in names
     assert any(name.startswith("maxminddb-") and name.endswith("/METADATA") for name in names)
@@ -81,11 +86,13 @@ def test_the_zip_holds_the_enrichment_package_and_its_dependencies_only(tmp_path
         "ua_parser_builtins",
         "maxminddb",
         "referer_parser",
+        "fastjsonschema",
     }
     ours = [name for name in names if name.startswith("snowplow_dagster/")]
-    assert all(n.startswith("snowplow_dagster/enrich/") for n in ours[1:]), ours
+    shipped = ("snowplow_dagster/enrich/", "snowplow_dagster/sample_data/iglu/")
+    assert all(n.startswith(shipped) for n in ours[1:]), ours
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".so", ".mmdb"))]
-    assert not [n for n in names if "test" in n.split("/")[:-1] or "sample_data" in n]
+    assert not [n for n in names if "test" in n.split("/")[:-1]]
     assert names == sorted(names)
 
 
@@ -107,13 +114,23 @@ def test_the_driver_runs_the_job_module_imported_by_name(tmp_path: Path) -> None
 
 
 def test_a_bare_interpreter_enriches_with_the_zip_alone(tmp_path: Path) -> None:
-    """No site-packages, no repository on ``sys.path``: what EMR's Python sees, pyspark aside."""
+    """No site-packages, no repository on ``sys.path``: what EMR's Python sees, pyspark aside.
+    The sample resolver's schemas and the validator come from the zip: a context that breaks
+    its schema is a bad row there too."""
     archive = build_bundle(tmp_path / "bundle").archive
     line = next(line for line in generate_lines("cloudfront", 1) if not line.startswith("#"))
+    invalid = next(
+        record.text
+        for record in generate_records("cloudfront", 2000, seed=5, bad_fraction=0.3)
+        if not record.good and "pageType" in unquote(unquote(record.text))
+    )
 
     finished = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", _ENRICH_FROM_THE_ZIP, str(archive), SAMPLE_ENRICHMENTS],
-        input=line,
+        [
+            *(sys.executable, "-I", "-S", "-c", _ENRICH_FROM_THE_ZIP, str(archive)),
+            *(SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER),
+        ],
+        input=f"{line}\n{invalid}\n",
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -124,7 +141,11 @@ def test_a_bare_interpreter_enriches_with_the_zip_alone(tmp_path: Path) -> None:
 
     assert finished.returncode == 0, finished.stderr
     outcome = json.loads(finished.stdout)
-    assert outcome["bad"] == []
+    [bad_row] = outcome["bad"]
+    [error] = json.loads(bad_row)["errors"]
+    assert error["message"].startswith(
+        'error: object instance has properties which are not allowed by the schema: ["pageType"]'
+    )
     [event] = outcome["good"]
     fields = dict(zip(ENRICHED_EVENT_FIELDS, event.split("\t"), strict=True))
     assert len(event.split("\t")) == 131
@@ -136,6 +157,7 @@ def test_a_bare_interpreter_enriches_with_the_zip_alone(tmp_path: Path) -> None:
     third_party = [f for f in outcome["module_files"] if "site-packages" in f]
     assert third_party == []
     assert any(f.startswith(str(archive)) for f in outcome["module_files"])
+    assert f"{archive}/fastjsonschema/__init__.py" in outcome["module_files"]
 
 
 def _run_bootstrap(tmp_path: Path, dnf_exit: int) -> tuple[int, list[str]]:
