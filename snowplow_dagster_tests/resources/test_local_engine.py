@@ -111,6 +111,7 @@ def test_a_batch_is_enriched_end_to_end_by_its_emr_steps(
     steps = enrich_steps(
         config,
         batch_id=BATCH,
+        input_folder=f"{config.locations.raw_processing}{RUN}",
         enrichments_b64=encode(load_enrichments_directory(SAMPLE_ENRICHMENTS)),
         resolver_b64=encode(load_resolver(SAMPLE_RESOLVER)),
         etl_tstamp_ms=1_700_000_000_000,
