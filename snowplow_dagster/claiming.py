@@ -39,12 +39,11 @@ files only, so ``_SUCCESS``-style and other side files are left in the stream lo
 _COMMIT_ATTEMPTS = 10
 
 
-def source_pattern(collector_format: str | None) -> re.Pattern[str]:
-    """Which keys below an in-location are claimed; ``None`` is Stream Enrich mode (no collector,
-    as in ``PipelineConfig.collector_format``)."""
-    if collector_format is None:
+def source_pattern(settings: ClaimSettings) -> re.Pattern[str]:
+    """Which keys below an in-location are claimed."""
+    if settings.stream_mode:
         return re.compile(STREAM_ENRICHED_PATTERN)
-    return re.compile(CLJ_TOMCAT_PATTERN if collector_format == "clj-tomcat" else ".+")
+    return re.compile(CLJ_TOMCAT_PATTERN if settings.collector_format == "clj-tomcat" else ".+")
 
 
 @dataclass(frozen=True)
@@ -60,19 +59,22 @@ class ClaimSettings:
     processing: Location
     archive: Location
     manifests: Location
+    stream_mode: bool = False
+    """Stream Enrich mode (``PipelineConfig.stream_mode``): the in-location holds enriched ``.gz``
+    files, and staging is a batch's last step."""
     collector_format: str | None = "cloudfront"
-    """Picks ``source_pattern``; None in Stream Enrich mode, which claims enriched ``.gz`` files."""
+    """Batch mode: picks ``source_pattern``. Not read in Stream Enrich mode."""
     quiet_period_seconds: float = 60.0
     """Objects modified more recently than this are left for a later batch: still being written."""
-    max_files: int = 100_000
-    max_bytes: int = 100 * 1024**3
+    max_files_per_batch: int = 100_000
+    max_bytes_per_batch: int = 100 * 1024**3
     """A larger object still gets a batch of its own rather than waiting forever."""
 
     def __post_init__(self) -> None:
         if not self.in_locations:
             raise ValueError("at least one in-location is needed")
-        if self.max_files < 1 or self.max_bytes < 1:
-            raise ValueError("max_files and max_bytes must be positive")
+        if self.max_files_per_batch < 1 or self.max_bytes_per_batch < 1:
+            raise ValueError("max_files_per_batch and max_bytes_per_batch must be positive")
         if self.quiet_period_seconds < 0:
             raise ValueError("quiet_period_seconds must not be negative")
         folders = {
@@ -122,7 +124,7 @@ def plan_batches(
     put in one pass: the later one waits for the next pass, whose run folder is a different one.
     """
     cutoff = now - timedelta(seconds=settings.quiet_period_seconds)
-    pattern = source_pattern(settings.collector_format)
+    pattern = source_pattern(settings)
     waiting = []
     for source, objects in enumerate(listing):
         location = settings.in_locations[source]
@@ -143,7 +145,10 @@ def plan_batches(
         if path in paths:
             continue
         paths.add(path)
-        full = len(batch) >= settings.max_files or batch_bytes + info.size > settings.max_bytes
+        full = (
+            len(batch) >= settings.max_files_per_batch
+            or batch_bytes + info.size > settings.max_bytes_per_batch
+        )
         if batch and full:
             plans.append(BatchPlan(tuple(batch)))
             batch, batch_bytes = [], 0

@@ -256,9 +256,9 @@ def _is_there(storage: Storage, move: Move) -> bool:
 
 
 def _staging_is_final(settings: ClaimSettings) -> bool:
-    """Stream Enrich mode (no collector format, as ``claiming.source_pattern`` reads it): staging
-    is the batch's last step, nothing archives it, so the store need not track it until then."""
-    return settings.collector_format is None
+    """Stream Enrich mode: staging is the batch's last step, nothing archives it, so the store need
+    not track it until then."""
+    return settings.stream_mode
 
 
 def _state(store: ManifestStore, batch: str) -> BatchState:

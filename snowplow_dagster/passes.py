@@ -19,8 +19,8 @@ from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from snowplow_dagster.assets import all_assets, asset_checks
-from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, STREAM_JOB
-from snowplow_dagster.jobs import jobs
+from snowplow_dagster.constants import BATCH_TAG
+from snowplow_dagster.jobs import job_name_for, jobs
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.sensors import SensorCursor, claim_tick
@@ -60,7 +60,7 @@ def run_pass(
     out when that is none of them. ``PassResult.batches`` empty means there was nothing to do
     (EmrEtlRunner's exit 3).
     """
-    job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
+    job_name = job_name_for(pipeline.config)
     job = dg.Definitions(
         assets=all_assets, asset_checks=asset_checks, jobs=jobs, resources={"pipeline": pipeline}
     ).resolve_job_def(job_name)

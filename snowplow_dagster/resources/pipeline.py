@@ -168,7 +168,7 @@ class SnowplowPipeline(dg.ConfigurableResource):
         files into ``enriched/good/run=<id>/``, as EmrEtlRunner's ``staging_stream_enrich``."""
         config = self.config
         locations = config.locations
-        claim = config.claim
+        limits = config.file.snowplow_dagster
         if config.stream_mode:
             assert locations.enriched_stream and locations.enriched_archive  # checked in load
             in_locations: tuple[str, ...] = (locations.enriched_stream,)
@@ -182,10 +182,11 @@ class SnowplowPipeline(dg.ConfigurableResource):
             processing=Location.parse(processing),
             archive=Location.parse(archive),
             manifests=Location.parse(locations.manifests),
-            collector_format=config.collector_format,  # None in stream mode
-            quiet_period_seconds=claim.quiet_period_seconds,
-            max_files=claim.max_files_per_batch,
-            max_bytes=claim.max_bytes_per_batch,
+            stream_mode=config.stream_mode,
+            collector_format=config.collector_format,
+            quiet_period_seconds=limits.quiet_period_seconds,
+            max_files_per_batch=limits.max_files_per_batch,
+            max_bytes_per_batch=int(limits.max_bytes_per_batch),
         )
 
     def execution_engine(self) -> ExecutionEngine:

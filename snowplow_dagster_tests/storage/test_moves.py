@@ -118,9 +118,9 @@ def test_archiving_that_failed_after_its_last_move_is_still_unarchived(
 
 
 def test_stream_mode_staging_is_the_end(backend: Backend) -> None:
-    """No collector format: Stream Enrich mode, where nothing archives a staged batch."""
+    """Stream Enrich mode, where nothing archives a staged batch."""
     backend.put("in/part-1.gz", b"enriched")
-    settings = settings_for(backend.root, collector_format=None)
+    settings = settings_for(backend.root, stream_mode=True)
     [manifest] = claim(backend.storage, settings)
     store = ManifestStore(backend.storage, settings.manifests)
     assert store.unarchived() == [manifest.batch_id]
