@@ -19,8 +19,9 @@ from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from snowplow_dagster.assets import all_assets, asset_checks
+from snowplow_dagster.code_location import build_definitions
 from snowplow_dagster.constants import BATCH_TAG
-from snowplow_dagster.jobs import job_name_for, jobs
+from snowplow_dagster.jobs import job_name_for
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.sensors import SensorCursor, claim_tick
@@ -61,9 +62,7 @@ def run_pass(
     (EmrEtlRunner's exit 3).
     """
     job_name = job_name_for(pipeline.config)
-    job = dg.Definitions(
-        assets=all_assets, asset_checks=asset_checks, jobs=jobs, resources={"pipeline": pipeline}
-    ).resolve_job_def(job_name)
+    job = build_definitions(pipeline).resolve_job_def(job_name)
     selection = (
         [dg.AssetKey(asset) for asset in assets]
         if assets is not None
