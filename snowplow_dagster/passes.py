@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
-from dagster._core.event_api import PartitionKeyFilter
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from snowplow_dagster.assets import all_assets, asset_checks
 from snowplow_dagster.code_location import build_definitions
 from snowplow_dagster.constants import BATCH_TAG
+from snowplow_dagster.dagster_compat import AssetCheckExecutionRecordStatus, PartitionKeyFilter
 from snowplow_dagster.jobs import job_name_for
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
