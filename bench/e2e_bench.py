@@ -28,6 +28,7 @@ from machine import load_average
 from snowplow_dagster.cli.report import step_durations
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.passes import run_pass
+from snowplow_dagster.resources.local_engine import LocalEngine
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.samples import SAMPLE_CONFIG
 
@@ -75,7 +76,9 @@ def bench(args: argparse.Namespace, work: Path) -> Figures:
     landing.mkdir(parents=True)
     for path in generated:  # the files land (a rename): the clock starts now
         path.rename(landing / path.name)
-    pipeline = SnowplowPipeline(config_path=str(SAMPLE_CONFIG), scratch_dir=str(work / "scratch"))
+    pipeline = SnowplowPipeline(
+        config_path=str(SAMPLE_CONFIG), local_engine=LocalEngine(scratch_dir=str(work / "scratch"))
+    )
     with dg.DagsterInstance.get() as instance:
         started = time.time()
         done = run_pass(instance, pipeline)

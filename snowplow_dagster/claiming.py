@@ -47,13 +47,13 @@ files only, so ``_SUCCESS``-style and other side files are left in the stream lo
 _COMMIT_ATTEMPTS = 10
 
 
-def source_pattern(collector_format: str | None) -> re.Pattern[str]:
-    """Which keys below an in-location are wanted; ``None`` is Stream Enrich mode (no collector,
-    as in ``PipelineConfig.collector_format``). ``.`` matches a line break too, so a wanted name
-    with one is recognised, and reported as one that cannot be claimed (``untakeable``)."""
-    if collector_format is None:
+def source_pattern(settings: ClaimSettings) -> re.Pattern[str]:
+    """Which keys below an in-location are wanted. ``.`` matches a line break too, so a wanted
+    name with one is recognised, and reported as one that cannot be claimed (``untakeable``)."""
+    if settings.stream_mode:
         return re.compile(STREAM_ENRICHED_PATTERN, re.DOTALL)
-    return re.compile(CLJ_TOMCAT_PATTERN if collector_format == "clj-tomcat" else ".+", re.DOTALL)
+    pattern = CLJ_TOMCAT_PATTERN if settings.collector_format == "clj-tomcat" else ".+"
+    return re.compile(pattern, re.DOTALL)
 
 
 def untakeable(location: Location, relative: str) -> str | None:
@@ -84,19 +84,22 @@ class ClaimSettings:
     processing: Location
     archive: Location
     manifests: Location
+    stream_mode: bool = False
+    """Stream Enrich mode (``PipelineConfig.stream_mode``): the in-location holds enriched ``.gz``
+    files, and staging is a batch's last step."""
     collector_format: str | None = "cloudfront"
-    """Picks ``source_pattern``; None in Stream Enrich mode, which claims enriched ``.gz`` files."""
+    """Batch mode: picks ``source_pattern``. Not read in Stream Enrich mode."""
     quiet_period_seconds: float = 60.0
     """Objects modified more recently than this are left for a later batch: still being written."""
-    max_files: int = 100_000
-    max_bytes: int = 100 * 1024**3
+    max_files_per_batch: int = 100_000
+    max_bytes_per_batch: int = 100 * 1024**3
     """A larger object still gets a batch of its own rather than waiting forever."""
 
     def __post_init__(self) -> None:
         if not self.in_locations:
             raise ValueError("at least one in-location is needed")
-        if self.max_files < 1 or self.max_bytes < 1:
-            raise ValueError("max_files and max_bytes must be positive")
+        if self.max_files_per_batch < 1 or self.max_bytes_per_batch < 1:
+            raise ValueError("max_files_per_batch and max_bytes_per_batch must be positive")
         if self.quiet_period_seconds < 0:
             raise ValueError("quiet_period_seconds must not be negative")
         folders = {
@@ -164,7 +167,10 @@ def plan_batches(
         if path in paths:
             continue
         paths.add(path)
-        full = len(batch) >= settings.max_files or batch_bytes + info.size > settings.max_bytes
+        full = (
+            len(batch) >= settings.max_files_per_batch
+            or batch_bytes + info.size > settings.max_bytes_per_batch
+        )
         if batch and full:
             plans.append(BatchPlan(tuple(batch)))
             batch, batch_bytes = [], 0
@@ -183,7 +189,7 @@ def find_strays(
     """What the collector's pattern wants but no pass can claim, with why, by name: the listed
     objects that are ``untakeable``, and what the storage keeps out of its listings (``hidden[i]``
     is ``Storage.strays`` of ``settings.in_locations[i]``: links, reserved names)."""
-    pattern = source_pattern(settings.collector_format)
+    pattern = source_pattern(settings)
     found = [
         Stray(Location(location.scheme, location.bucket, info.key), reason)
         for _, location, info, relative in _wanted(listing, settings)
@@ -263,7 +269,7 @@ def _wanted(
 ) -> Iterator[tuple[int, Location, ObjectInfo, str]]:
     """(source index, in-location, object, key below it) of every listed object the collector's
     pattern wants, folder markers and ``$folder$`` files left out."""
-    pattern = source_pattern(settings.collector_format)
+    pattern = source_pattern(settings)
     for source, objects in enumerate(listing):
         location = settings.in_locations[source]
         for info in objects:

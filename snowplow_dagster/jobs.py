@@ -3,6 +3,7 @@
 import dagster as dg
 
 from snowplow_dagster.assets import batch_assets, stream_assets
+from snowplow_dagster.config import PipelineConfig
 from snowplow_dagster.constants import BATCH_JOB, STREAM_JOB
 
 batch_job = dg.define_asset_job(
@@ -18,3 +19,8 @@ stream_job = dg.define_asset_job(
 )
 
 jobs = [batch_job, stream_job]
+
+
+def job_name_for(config: PipelineConfig) -> str:
+    """The job of the config's mode: ``stream_mode`` is the one place the mode is said."""
+    return STREAM_JOB if config.stream_mode else BATCH_JOB

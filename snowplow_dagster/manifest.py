@@ -13,7 +13,6 @@ Layout under the manifests location (``ManifestStore``)::
                              the same way; ``adopted`` once an earlier version's are in it too
     staged/<id>.json         marker: every object is in processing/run=<id>/ (a summary inside)
     archived/<id>.json       marker: every object is in the raw archive's run=<id>/
-    moves/<id>/<name>.json   the frozen listing of a folder being moved (enriched output)
 
 A batch is PENDING while its id is in ``pending.json``, then STAGED, then ARCHIVED. "Already
 claimed" is known from ``pending.json`` and the few manifests it names: once a batch is staged its
@@ -229,39 +228,6 @@ class ManifestStore:
             )
             raise CorruptRecord(location, str(error), recovery) from None
         return manifest
-
-    def freeze(self, batch: str, name: str, folder: Location) -> Manifest:
-        """The listing of ``folder`` as it was the first time this was asked, kept as a manifest.
-
-        A folder move (enriched output to its archive) works from this, not from a new listing, so
-        that an object gone from both ends after a crash is noticed rather than silently skipped.
-        """
-        record = self.location.join(f"moves/{batch}/{name}.json")
-        try:
-            return self._frozen(record, folder)
-        except ObjectMissing:
-            pass
-        folder = folder.folder()
-        entries = tuple(
-            ManifestEntry(0, info.key, info.size, info.etag, folder.relative(info.key))
-            for info in self.storage.list(folder)
-        )
-        manifest = Manifest(batch, (folder,), entries)
-        try:
-            self.storage.write(record, manifest.to_json(), if_absent=True)
-        except PreconditionFailed:  # a concurrent attempt froze it first: theirs is the one
-            return self._frozen(record, folder)
-        return manifest
-
-    def _frozen(self, record: Location, folder: Location) -> Manifest:
-        try:
-            return Manifest.from_json(self.storage.read(record).data)
-        except ValueError as error:
-            recovery = (
-                f"Delete it and rerun: the listing of {folder.folder().uri} is frozen again from "
-                "what is left there, and what was already moved stays where it went"
-            )
-            raise CorruptRecord(record, str(error), recovery) from None
 
     def discard(self, batch: str) -> None:
         """Remove a manifest whose claim did not commit (no step ever saw its id)."""

@@ -225,25 +225,6 @@ def archive_batch(
     return report
 
 
-def archive_folder(
-    storage: Storage,
-    manifests: Location,
-    batch: str,
-    name: str,
-    src: Location,
-    dst: Location,
-    *,
-    workers: int = DEFAULT_WORKERS,
-) -> MoveReport:
-    """Move a whole output folder (e.g. ``enriched/good/run=<id>/``) to its archive.
-
-    Its listing is frozen on the first attempt (under the name ``name``), so a rerun after a crash
-    moves exactly the same objects and notices any that vanished.
-    """
-    manifest = ManifestStore(storage, manifests).freeze(batch, name, src)
-    return execute(storage, folder_moves(manifest, src, dst), dst, workers=workers)
-
-
 def _transfer(storage: Storage, move: Move, check_first: bool) -> tuple[_Outcome, str]:
     if check_first and _is_there(storage, move):
         return _Outcome.THERE, ""
@@ -264,9 +245,9 @@ def _is_there(storage: Storage, move: Move) -> bool:
 
 
 def _staging_is_final(settings: ClaimSettings) -> bool:
-    """Stream Enrich mode (no collector format, as ``claiming.source_pattern`` reads it): staging
-    is the batch's last step, nothing archives it, so the store need not track it until then."""
-    return settings.collector_format is None
+    """Stream Enrich mode: staging is the batch's last step, nothing archives it, so the store need
+    not track it until then."""
+    return settings.stream_mode
 
 
 def _state(store: ManifestStore, batch: str) -> BatchState:

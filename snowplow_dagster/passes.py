@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
-from dagster._core.event_api import PartitionKeyFilter
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from snowplow_dagster.assets import all_assets, asset_checks
-from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, STREAM_JOB
-from snowplow_dagster.jobs import jobs
+from snowplow_dagster.code_location import build_definitions
+from snowplow_dagster.constants import BATCH_TAG
+from snowplow_dagster.dagster_compat import AssetCheckExecutionRecordStatus, PartitionKeyFilter
+from snowplow_dagster.jobs import job_name_for
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.resources.storage import Stray
@@ -63,10 +63,8 @@ def run_pass(
     out when that is none of them. ``PassResult.batches`` empty means there was nothing to do
     (EmrEtlRunner's exit 3).
     """
-    job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
-    job = dg.Definitions(
-        assets=all_assets, asset_checks=asset_checks, jobs=jobs, resources={"pipeline": pipeline}
-    ).resolve_job_def(job_name)
+    job_name = job_name_for(pipeline.config)
+    job = build_definitions(pipeline).resolve_job_def(job_name)
     selection = (
         [dg.AssetKey(asset) for asset in assets]
         if assets is not None

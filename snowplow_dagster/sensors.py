@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from snowplow_dagster.claiming import claim_pass, describe_strays
-from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, PARTITION_TAG, STREAM_JOB
-from snowplow_dagster.jobs import batch_job, stream_job
+from snowplow_dagster.constants import BATCH_TAG, PARTITION_TAG
+from snowplow_dagster.jobs import batch_job, job_name_for, stream_job
 from snowplow_dagster.manifest import batch_time
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
@@ -138,8 +138,7 @@ def claim_tick(
     pending, _ = pipeline.manifest_store(storage).pending()
     candidates = orphan_candidates(new, pending, cursor)
     outcome = ClaimOutcome(new, pending, batches_with_runs(instance, candidates), claimed.strays)
-    job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
-    return decide_tick(outcome, cursor, now, TickSettings(job_name))
+    return decide_tick(outcome, cursor, now, TickSettings(job_name_for(pipeline.config)))
 
 
 @dg.sensor(

@@ -405,8 +405,9 @@ def test_manifests_need_a_home() -> None:
 def test_claim_settings_and_sizes() -> None:
     data = _set(batch_data(), "snowplow_dagster", {"max_bytes_per_batch": "512MiB"})
     config = parse_config(data, source="c.yml")
-    assert config.claim.max_bytes_per_batch == 512 * 2**20
-    assert (config.claim.quiet_period_seconds, config.claim.max_files_per_batch) == (60, 10_000)
+    claim = config.file.snowplow_dagster
+    assert claim.max_bytes_per_batch == 512 * 2**20
+    assert (claim.quiet_period_seconds, claim.max_files_per_batch) == (60, 10_000)
     assert config.bad_row_ratio_warning == 0.05
 
 

@@ -23,7 +23,6 @@ at 0, so the UI plots each type across batches; unstruct events by ``vendor/name
 frequent few, the rest as ``other``) are the ``unstruct_events`` table.
 """
 
-import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -110,13 +109,6 @@ def _clear(storage: Storage, folder: Location) -> int:
     return len(stale)
 
 
-def _reading_from(config: PipelineConfig, base: Location) -> PipelineConfig:
-    """The config with ``raw.processing`` pointed at ``base``: the steps then read the batch's
-    ``run=<id>/`` there (the archive, for a re-enrichment)."""
-    locations = dataclasses.replace(config.locations, raw_processing=base.uri)
-    return dataclasses.replace(config, locations=locations)
-
-
 def _event_metadata(counts: dict[str, Any]) -> dict[str, dg.MetadataValue]:
     """Good events by type and unstruct events by name, from the counts (``JobCounts``).
 
@@ -184,8 +176,9 @@ def enriched_events(
 
     app_uri, py_files_uri = pipeline.application_uris()
     steps = enrich_steps(
-        _reading_from(config, base),
+        config,
         batch_id=batch,
+        input_folder=run_folder(base, batch).uri,
         enrichments_b64=pipeline.enrichments_b64(),
         resolver_b64=pipeline.resolver_b64(),
         etl_tstamp_ms=int(datetime.now(UTC).timestamp() * 1000),

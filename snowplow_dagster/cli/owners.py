@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._core.storage.runs import SqliteRunStorage
 
 from snowplow_dagster.cli.lock import pid_alive
 from snowplow_dagster.constants import BATCH_JOB, PARTITION_TAG, STREAM_JOB
+from snowplow_dagster.dagster_compat import SqliteRunStorage
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 
 NOT_STARTED_GRACE_SECONDS = 60.0

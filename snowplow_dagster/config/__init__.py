@@ -35,6 +35,11 @@ Our extension section, all keys optional (defaults in ``SnowplowDagsterSettings`
         master: local[*]
         driver_memory: 2g
         conf: {}                    # extra spark.* settings for the local engine
+      emr:                          # the EMR engine (EmrResource settings override these)
+        use_persistent_jobflow: false   # run on the WAITING cluster named jobflow.job_name
+        create_persistent_jobflow: true # ...launching one that stays up when there is none
+        poll_interval_seconds: 30
+        timeout_seconds: 43200      # for all steps, bootstrap retries included
 
 The package, by module: ``errors`` (``ConfigIssue``, ``ConfigError``, secret names), ``erb``
 (rendering), ``yaml_loader`` (parsing), ``base`` (section base classes, validation context, field

@@ -277,6 +277,16 @@ class LocalSparkSettings(_Strict):
     conf: PropertyMap = Field(default_factory=dict)
 
 
+class EmrEngineSettings(_Strict):
+    """The EMR engine's cluster mode and wait, which EmrEtlRunner took as command-line flags
+    (``--use-persistent-jobflow``) or did not have; ``EmrResource`` settings override them."""
+
+    use_persistent_jobflow: bool = False
+    create_persistent_jobflow: bool = True
+    poll_interval_seconds: float = Field(default=30.0, gt=0)
+    timeout_seconds: float = Field(default=12 * 3600.0, ge=0)
+
+
 class SnowplowDagsterSettings(_Strict):
     """Our extensions to EmrEtlRunner's config; see the package docstring for each key."""
 
@@ -287,6 +297,7 @@ class SnowplowDagsterSettings(_Strict):
     max_bytes_per_batch: Annotated[ByteSize, Field(gt=0)] = ByteSize(10 * 2**30)
     bad_row_ratio_warning: float = Field(default=0.05, ge=0, le=1)
     local_spark: LocalSparkSettings = Field(default_factory=LocalSparkSettings)
+    emr: EmrEngineSettings = Field(default_factory=EmrEngineSettings)
 
     @field_validator("manifests")
     @classmethod

@@ -37,15 +37,6 @@ class Locations:
     assets: str
 
 
-@dataclass(frozen=True)
-class ClaimSettings:
-    """How the in-bucket sensor cuts new objects into batches."""
-
-    quiet_period_seconds: int
-    max_files_per_batch: int
-    max_bytes_per_batch: int
-
-
 _LOG_LEVELS = {
     "DEBUG": logging.DEBUG,
     "INFO": logging.INFO,
@@ -68,7 +59,6 @@ class PipelineConfig:
     collector_format: str | None
     """None in Stream Enrich mode, where there is nothing to enrich."""
     locations: Locations
-    claim: ClaimSettings
     bad_row_ratio_warning: float
     credentials: AwsCredentials
     local_spark: LocalSparkSettings
@@ -101,11 +91,6 @@ def _pipeline_config(file: ConfigFile, source: str, warnings: list[str]) -> Pipe
             manifests=_manifests_location(file),
             log=buckets.log,
             assets=buckets.assets,
-        ),
-        claim=ClaimSettings(
-            quiet_period_seconds=ext.quiet_period_seconds,
-            max_files_per_batch=ext.max_files_per_batch,
-            max_bytes_per_batch=int(ext.max_bytes_per_batch),
         ),
         bad_row_ratio_warning=ext.bad_row_ratio_warning,
         credentials=_credentials(file.aws.access_key_id, file.aws.secret_access_key),

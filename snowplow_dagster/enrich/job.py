@@ -75,8 +75,11 @@ _LAST_COLUMNS = 6
 logger = logging.getLogger(__name__)
 
 
-class ConfigError(ValueError):
-    """The command line or the configuration it carries is unusable; nothing has been read."""
+class UsageError(ValueError):
+    """The command line or the configuration it carries is unusable; nothing has been read.
+
+    Not ``snowplow_dagster.config.ConfigError``: that one reports ``config.yml`` issues by key, and
+    this job runs on EMR from the bundle, which does not carry the config package's pydantic."""
 
 
 class InputReadError(RuntimeError):
@@ -147,7 +150,7 @@ class _ArgumentParser(argparse.ArgumentParser):
     """Raises instead of exiting, so ``run_job`` can be called in-process."""
 
     def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def _argument_parser() -> argparse.ArgumentParser:
@@ -173,14 +176,14 @@ def decode_base64_json(value: str, what: str) -> Any:
     try:
         return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("utf-8"))
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise ConfigError(f"--{what} is not base64-encoded JSON: {error}") from error
+        raise UsageError(f"--{what} is not base64-encoded JSON: {error}") from error
 
 
 def parse_args(argv: Sequence[str]) -> JobConfig:
-    """Decode and check the whole command line; raises ConfigError naming what is wrong."""
+    """Decode and check the whole command line; raises UsageError naming what is wrong."""
     args = _argument_parser().parse_args(list(argv))
     if args.etl_timestamp < 0:
-        raise ConfigError(
+        raise UsageError(
             f"--etl-timestamp must be milliseconds since the epoch: {args.etl_timestamp}"
         )
     enrichments = decode_base64_json(args.enrichments, "enrichments")
@@ -189,11 +192,11 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         iglu_config = decode_base64_json(args.iglu_config, "iglu-config")
         _, errors = check_self_describing(iglu_config, expected=_RESOLVER_CONFIG)
         if errors:
-            raise ConfigError(f"--iglu-config is not an Iglu resolver config: {'; '.join(errors)}")
+            raise UsageError(f"--iglu-config is not an Iglu resolver config: {'; '.join(errors)}")
         try:
             Resolver.from_config(iglu_config)
         except ResolverConfigError as error:
-            raise ConfigError(f"--iglu-config: {error}") from error
+            raise UsageError(f"--iglu-config: {error}") from error
     return JobConfig(
         input_folder=args.input_folder,
         output_folder=args.output_folder,
@@ -216,7 +219,7 @@ def _check_enricher(spec: EnricherSpec) -> None:
     try:
         _enricher(spec)
     except Exception as error:
-        raise ConfigError(f"cannot build the enrichment pipeline: {error}") from error
+        raise UsageError(f"cannot build the enrichment pipeline: {error}") from error
 
 
 # --- the per-partition work (runs in Python workers) ------------------------------------------
@@ -318,7 +321,7 @@ def _check_folders(spark: SparkSession, config: JobConfig) -> None:
     delete the input or the other output."""
     fs, path = _hadoop_path(spark, config.input_folder)
     if not fs.exists(path):
-        raise ConfigError(f"--input-folder does not exist: {config.input_folder}")
+        raise UsageError(f"--input-folder does not exist: {config.input_folder}")
     folders = {
         "--input-folder": config.input_folder,
         "--output-folder": config.output_folder,
@@ -329,7 +332,7 @@ def _check_folders(spark: SparkSession, config: JobConfig) -> None:
         if qualified[one].startswith(qualified[other]) or qualified[other].startswith(
             qualified[one]
         ):
-            raise ConfigError(f"{one} {folders[one]} overlaps {other} {folders[other]}")
+            raise UsageError(f"{one} {folders[one]} overlaps {other} {folders[other]}")
 
 
 def is_invisible(relative_path: str) -> bool:
@@ -476,7 +479,7 @@ def _session(local: bool) -> SparkSession:
 def run_job(argv: Sequence[str], spark: SparkSession | None = None) -> JobCounts:
     """Run the enrichment job; with ``spark`` given it runs in that session and leaves it open.
 
-    Raises ConfigError before any data is read when the command line or configuration is
+    Raises UsageError before any data is read when the command line or configuration is
     unusable, and InputReadError naming the file when an input file cannot be read or would be
     skipped.
     """
@@ -507,7 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.setLevel(logging.INFO)
     try:
         run_job(sys.argv[1:] if argv is None else argv)
-    except ConfigError as error:
+    except UsageError as error:
         print(f"{APP_NAME}: configuration error: {error}", file=sys.stderr)
         return 2
     except InputReadError as error:

@@ -1,8 +1,10 @@
 """``EmrResource``: Amazon EMR as the pipeline's execution engine, configured for Dagster.
 
-The settings a user has are an EmrEtlRunner ``config.yml`` (``config_path``) plus what it has no
-keys for (cluster mode, polling, timeout, instance fleets). ``run_steps`` checks all of it before
-the first AWS call, then hands over to ``EmrRunner`` (``emr_runner.py``), which owns the clusters.
+The settings a user has are the pipeline's loaded ``config.yml`` (given by ``SnowplowPipeline``
+through ``for_config``) plus what EmrEtlRunner had no keys for: cluster mode, polling and timeout
+(here, else ``snowplow_dagster.emr`` of the config), instance fleets and several subnets (here
+only). ``run_steps`` checks all of it before the first AWS call, then hands over to ``EmrRunner``
+(``emr_runner.py``), which owns the clusters.
 The request is built in ``emr_request.py``, the wait decided in ``emr_wait.py``, results and
 failure summaries written in ``emr_report.py``; ``emr_api.py`` is the only code that calls AWS.
 
@@ -13,11 +15,12 @@ application before any step is built.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import TypeVar
 
 import boto3
 import dagster as dg
@@ -29,7 +32,6 @@ from snowplow_dagster.config import (
     ConfigIssue,
     EmrConfig,
     PipelineConfig,
-    load_config,
 )
 from snowplow_dagster.resources.bundle import bootstrap_uri
 from snowplow_dagster.resources.emr_api import EmrApi
@@ -44,33 +46,47 @@ from snowplow_dagster.resources.emr_wait import PollSettings
 from snowplow_dagster.resources.engine import StepConfig, StepResult
 from snowplow_dagster.resources.storage import Location
 
+_T = TypeVar("_T")
+
 
 class EmrResource(dg.ConfigurableResource):
     """Runs a batch's steps on Amazon EMR, configured by an EmrEtlRunner ``config.yml``.
 
-    An ``ExecutionEngine``: assets call ``run_steps`` exactly as on the local engine. Clusters are
-    tagged with ``monitoring.tags``, the batch (the run's partition) and the Dagster run id.
-    Credentials: the config's static keys if it has them, else the default AWS chain.
+    An ``ExecutionEngine`` once bound to the pipeline's config (``for_config``): assets call
+    ``run_steps`` exactly as on the local engine. Clusters are tagged with ``monitoring.tags``, the
+    batch (the run's partition) and the Dagster run id. Credentials: the config's static keys if it
+    has them, else the default AWS chain.
+
+    The settings left None take ``snowplow_dagster.emr`` of the config, else their default, so a
+    cron user sets them in ``config.yml`` and a Dagster user in either place.
     """
 
-    config_path: str = Field(description="EmrEtlRunner config.yml; <%= ENV[...] %> is rendered.")
-    use_persistent_jobflow: bool = Field(
-        default=False, description="Run on the WAITING cluster named aws.emr.jobflow.job_name."
+    use_persistent_jobflow: bool | None = Field(
+        default=None,
+        description="Run on the WAITING cluster named aws.emr.jobflow.job_name. "
+        "Default: snowplow_dagster.emr.use_persistent_jobflow, else false.",
     )
-    create_persistent_jobflow: bool = Field(
-        default=True,
-        description="With use_persistent_jobflow and no such cluster: launch one and keep it.",
+    create_persistent_jobflow: bool | None = Field(
+        default=None,
+        description="With use_persistent_jobflow and no such cluster: launch one and keep it. "
+        "Default: snowplow_dagster.emr.create_persistent_jobflow, else true.",
     )
     region_name: str | None = Field(default=None, description="Defaults to aws.emr.region.")
-    poll_interval_seconds: float = Field(
-        default=30.0, gt=0, description="EmrEtlRunner polled every 60s, Dataflow Runner 15s."
+    poll_interval_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="EmrEtlRunner polled every 60s, Dataflow Runner 15s. "
+        "Default: snowplow_dagster.emr.poll_interval_seconds, else 30.",
     )
     max_poll_interval_seconds: float = Field(default=300.0, gt=0)
     poll_backoff: float = Field(
         default=1.5, ge=1, description="The interval grows so while nothing changes."
     )
-    timeout_seconds: float = Field(
-        default=12 * 3600.0, ge=0, description="For all steps, bootstrap retries included."
+    timeout_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="For all steps, bootstrap retries included. "
+        "Default: snowplow_dagster.emr.timeout_seconds, else 43200 (12 hours).",
     )
     bootstrap_retry_delay_seconds: float = Field(default=120.0, ge=0)
     step_log_wait_seconds: float = Field(
@@ -88,12 +104,19 @@ class EmrResource(dg.ConfigurableResource):
 
     _batch_id: str | None = PrivateAttr(default=None)
     _run_id: str | None = PrivateAttr(default=None)
+    _config: PipelineConfig | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         run = context.run
         if run is not None:
             self._run_id = run.run_id
             self._batch_id = run.tags.get("dagster/partition")
+
+    def for_config(self, config: PipelineConfig) -> EmrResource:
+        """This resource bound to the pipeline's loaded config, which it never reads again."""
+        bound = copy.copy(self)  # keeps the run and batch ``setup_for_execution`` found
+        bound._config = config
+        return bound
 
     def run_steps(
         self,
@@ -113,8 +136,13 @@ class EmrResource(dg.ConfigurableResource):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] | None = None,
     ) -> EmrRunner:
-        """Load and check the config (``ConfigError`` before any AWS call), then connect."""
-        pipeline = load_config(Path(self.config_path))
+        """Check the settings (``ConfigError`` before any AWS call), then connect."""
+        pipeline = self._config
+        if pipeline is None:
+            raise RuntimeError(
+                "EmrResource has no pipeline config: get it from SnowplowPipeline.execution_engine "
+                "or bind one with for_config"
+            )
         settings = self.settings_for(pipeline)
         api = EmrApi(
             _session(pipeline.credentials),
@@ -145,6 +173,7 @@ class EmrResource(dg.ConfigurableResource):
             source=pipeline.source,
         )
         bootstrap = bootstrap_uri(Location.parse(pipeline.locations.assets))
+        defaults = pipeline.file.snowplow_dagster.emr
         return EmrSettings(
             emr=emr.model_copy(update={"bootstrap": [bootstrap, *emr.bootstrap]}),
             log_uri=log_uri,
@@ -152,20 +181,28 @@ class EmrResource(dg.ConfigurableResource):
             tags=cluster_tags(
                 pipeline.file.monitoring.tags, batch_id=self._batch_id, run_id=self._run_id
             ),
-            persistent=self.use_persistent_jobflow,
-            create_persistent=self.create_persistent_jobflow,
+            persistent=_either(self.use_persistent_jobflow, defaults.use_persistent_jobflow),
+            create_persistent=_either(
+                self.create_persistent_jobflow, defaults.create_persistent_jobflow
+            ),
             poll=PollSettings(
-                interval_seconds=self.poll_interval_seconds,
+                interval_seconds=_either(
+                    self.poll_interval_seconds, defaults.poll_interval_seconds
+                ),
                 max_interval_seconds=self.max_poll_interval_seconds,
                 backoff=self.poll_backoff,
             ),
-            timeout_seconds=self.timeout_seconds,
+            timeout_seconds=_either(self.timeout_seconds, defaults.timeout_seconds),
             bootstrap_retry_delay_seconds=self.bootstrap_retry_delay_seconds,
             step_log_wait_seconds=self.step_log_wait_seconds,
             instance_fleets=tuple(self.instance_fleets),
             ec2_subnet_ids=tuple(self.ec2_subnet_ids),
             secrets=_secrets(pipeline.credentials, emr),
         )
+
+
+def _either(setting: _T | None, default: _T) -> _T:
+    return default if setting is None else setting
 
 
 def _session(credentials: AwsCredentials) -> boto3.session.Session:

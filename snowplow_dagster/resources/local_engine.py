@@ -41,7 +41,7 @@ from typing import IO, Any
 import dagster as dg
 from pydantic import Field
 
-from snowplow_dagster.config import LocalSparkSettings, reveal
+from snowplow_dagster.config import LocalSparkSettings, PipelineConfig, reveal
 from snowplow_dagster.resources.engine import (
     StepConfig,
     StepFailed,
@@ -155,26 +155,37 @@ class LocalEngine(dg.ConfigurableResource):
     module docstring for how a step maps to a local run.
     """
 
-    spark_master: str = Field(default="local[*]", description="Spark master, e.g. local[2].")
-    driver_memory: str = Field(default="2g", description="Driver heap; local Spark runs in it.")
+    spark_master: str | None = Field(
+        default=None,
+        description="Spark master, e.g. local[2]. "
+        "Default: snowplow_dagster.local_spark.master, else local[*].",
+    )
+    driver_memory: str | None = Field(
+        default=None,
+        description="Driver heap; local Spark runs in it. "
+        "Default: snowplow_dagster.local_spark.driver_memory, else 2g.",
+    )
     scratch_dir: str | None = Field(
         default=None,
         description="Where HDFS and temporary files go (default: the system's temp folder).",
     )
-    spark_conf: dict[str, str] = Field(
-        default_factory=dict, description="Extra spark.* settings, applied after the step's."
+    spark_conf: dict[str, str] | None = Field(
+        default=None,
+        description="Extra spark.* settings, applied after the step's. "
+        "Default: snowplow_dagster.local_spark.conf.",
     )
 
-    @classmethod
-    def from_settings(
-        cls, settings: LocalSparkSettings, *, scratch_dir: str | None = None
-    ) -> LocalEngine:
-        """The engine a config's ``snowplow_dagster.local_spark`` section describes."""
-        return cls(
-            spark_master=settings.master,
-            driver_memory=settings.driver_memory,
-            scratch_dir=scratch_dir,
-            spark_conf=reveal(settings.conf),
+    def for_config(self, config: PipelineConfig) -> LocalEngine:
+        """This engine with what it leaves unset taken from the config's
+        ``snowplow_dagster.local_spark`` section."""
+        return self._with(config.local_spark)
+
+    def _with(self, settings: LocalSparkSettings) -> LocalEngine:
+        return LocalEngine(
+            spark_master=self.spark_master or settings.master,
+            driver_memory=self.driver_memory or settings.driver_memory,
+            scratch_dir=self.scratch_dir,
+            spark_conf=reveal(settings.conf) if self.spark_conf is None else self.spark_conf,
         )
 
     def run_steps(
@@ -266,20 +277,22 @@ class LocalEngine(dg.ConfigurableResource):
         log: logging.Logger,
         cancel_event: threading.Event | None,
     ) -> dict[str, Any]:
+        spark = self._with(LocalSparkSettings())  # what is still unset takes the defaults
+        assert spark.spark_master and spark.driver_memory and spark.spark_conf is not None
         app_args, outputs = _local_app_args(submit.app_args, hdfs, scratch)
         command = [
             str(_pyspark_home() / "bin" / "spark-submit"),
             "--master",
-            self.spark_master,
+            spark.spark_master,
             "--driver-memory",
-            self.driver_memory,
+            spark.driver_memory,
         ]
         if submit.name is not None:
             command += ["--name", submit.name]
-        for setting in (*submit.conf, *(f"{k}={v}" for k, v in self.spark_conf.items())):
+        for setting in (*submit.conf, *(f"{k}={v}" for k, v in spark.spark_conf.items())):
             command += ["--conf", setting]
         command += [_local_application(), *app_args]
-        log.info("spark-submit of %s on %s", submit.app, self.spark_master)
+        log.info("spark-submit of %s on %s", submit.app, spark.spark_master)
         exit_code, tail = _run_process(command, _spark_environment(), log, cancel_event)
         if exit_code != 0:
             raise _SparkFailed(exit_code, tail)

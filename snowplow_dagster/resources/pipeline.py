@@ -8,6 +8,13 @@ a secret. Everything else (storage, manifests, claim settings, the engine) is de
 Paths default to ``$SNOWPLOW_DAGSTER_CONFIG``, ``$SNOWPLOW_DAGSTER_RESOLVER`` and
 ``$SNOWPLOW_DAGSTER_ENRICHMENTS``, then to the bundled samples; they are resolved at set-up, not
 when the code location loads, so the location loads with no environment at all.
+
+The engines are nested resources (``local_engine``, ``emr``), each optional: what one leaves unset
+comes from the config (``snowplow_dagster.local_spark``, ``snowplow_dagster.emr``). They are
+optional fields, not one ``LocalEngine | EmrResource`` field, because Dagster 1.13 recognises a
+nested resource only by a resource class or an Optional of one, and a nested resource cannot have a
+default instance. A fully configured nested resource is set in ``Definitions`` (code or
+``dg.EnvVar``), which also reaches the runs the sensor requests; launchpad run config would not.
 """
 
 from __future__ import annotations
@@ -84,8 +91,13 @@ class SnowplowPipeline(dg.ConfigurableResource):
     engine: Engine | None = Field(
         default=None, description="Overrides snowplow_dagster.engine of the config."
     )
-    scratch_dir: str | None = Field(
-        default=None, description="Local engine: where its HDFS stand-in and temporary files go."
+    local_engine: LocalEngine | None = Field(
+        default=None,
+        description="Local engine settings; unset ones from snowplow_dagster.local_spark.",
+    )
+    emr: EmrResource | None = Field(
+        default=None,
+        description="EMR engine settings; unset ones from snowplow_dagster.emr.",
     )
 
     _loaded: LoadedPipeline | None = PrivateAttr(default=None)
@@ -124,7 +136,7 @@ class SnowplowPipeline(dg.ConfigurableResource):
             )
         if engine == "emr":
             # No AWS call: the cluster settings are checked here, before anything moves.
-            EmrResource(config_path=str(config_path)).settings_for(config)
+            (self.emr or EmrResource()).settings_for(config)
         return LoadedPipeline(
             config=config,
             engine=engine,
@@ -156,7 +168,7 @@ class SnowplowPipeline(dg.ConfigurableResource):
         files into ``enriched/good/run=<id>/``, as EmrEtlRunner's ``staging_stream_enrich``."""
         config = self.config
         locations = config.locations
-        claim = config.claim
+        limits = config.file.snowplow_dagster
         if config.stream_mode:
             assert locations.enriched_stream and locations.enriched_archive  # checked in load
             in_locations: tuple[str, ...] = (locations.enriched_stream,)
@@ -170,23 +182,24 @@ class SnowplowPipeline(dg.ConfigurableResource):
             processing=Location.parse(processing),
             archive=Location.parse(archive),
             manifests=Location.parse(locations.manifests),
-            collector_format=config.collector_format,  # None in stream mode
-            quiet_period_seconds=claim.quiet_period_seconds,
-            max_files=claim.max_files_per_batch,
-            max_bytes=claim.max_bytes_per_batch,
+            stream_mode=config.stream_mode,
+            collector_format=config.collector_format,
+            quiet_period_seconds=limits.quiet_period_seconds,
+            max_files_per_batch=limits.max_files_per_batch,
+            max_bytes_per_batch=int(limits.max_bytes_per_batch),
         )
 
     def execution_engine(self) -> ExecutionEngine:
         """The local engine (local Spark) or EMR, as the config or the ``engine`` field says."""
         loaded = self.load()
         if loaded.engine == "local":
-            return LocalEngine.from_settings(
-                loaded.config.local_spark, scratch_dir=self.scratch_dir
-            )
-        emr = EmrResource(config_path=loaded.config.source)
-        if self._init_context is not None:
-            emr.setup_for_execution(self._init_context)  # tags clusters with the batch and run
-        return emr
+            return (self.local_engine or LocalEngine()).for_config(loaded.config)
+        emr = self.emr
+        if emr is None:
+            emr = EmrResource()
+            if self._init_context is not None:  # Dagster set up a nested one itself
+                emr.setup_for_execution(self._init_context)  # tags clusters: batch and run
+        return emr.for_config(loaded.config)
 
     def enrichments_b64(self) -> str:
         return _encode(self.load().enrichments)

@@ -1,6 +1,7 @@
 """EMR steps for one batch, as EmrEtlRunner 1.0.4 built them: pure functions of the configuration.
 
-The list is EmrEtlRunner's enrich sequence (``emr_job.rb``): raw ``processing/run=ID/`` to HDFS,
+The list is EmrEtlRunner's enrich sequence (``emr_job.rb``): raw ``processing/run=ID/`` (or the
+raw archive's, for a re-enrichment) to HDFS,
 the Spark enrichment, enriched HDFS to ``enriched/good/run=ID/``, then ``_SUCCESS`` in a step of
 its own so that it lands last and marks a complete folder. Staging and archiving are not EMR steps
 here: the storage layer moves exactly a batch's manifest, verified.
@@ -170,6 +171,7 @@ def enrich_steps(
     config: PipelineConfig,
     *,
     batch_id: str,
+    input_folder: str,
     enrichments_b64: str,
     resolver_b64: str,
     etl_tstamp_ms: int,
@@ -178,18 +180,20 @@ def enrich_steps(
     hdfs_root: str = DEFAULT_HDFS_ROOT,
     action_on_failure: ActionOnFailure = "CANCEL_AND_WAIT",
 ) -> list[StepConfig]:
-    """EmrEtlRunner's enrich sequence for one batch (``run=<batch_id>/``)."""
+    """EmrEtlRunner's enrich sequence for one batch (``run=<batch_id>/``), reading its raw objects
+    from ``input_folder``: the batch's run folder in processing, or in the raw archive for a
+    re-enrichment."""
     if config.stream_mode:
         raise ValueError("Stream Enrich mode has nothing to enrich: its batches have no EMR steps")
     locations = config.locations
     # Batch mode: the configuration has required all three.
-    assert config.collector_format and locations.raw_processing and locations.enriched_bad
+    assert config.collector_format and locations.enriched_bad
     run = f"run={batch_id}/"
     raw_hdfs = f"{hdfs_root.rstrip('/')}/raw-events/"
     enriched_hdfs = f"{hdfs_root.rstrip('/')}/enriched-events/"
     good = f"{locations.enriched_good}{run}"
     s3 = config.file.aws.s3
-    on_s3 = locations.raw_processing.startswith("s3://")
+    on_s3 = input_folder.startswith("s3://")
     copy = functools.partial(
         s3_dist_cp_step,
         # An S3 option: meaningless for a pipeline whose locations are local folders.
@@ -201,7 +205,7 @@ def enrich_steps(
     return [
         copy(
             RAW_TO_HDFS,
-            src=f"{locations.raw_processing}{run}",
+            src=input_folder,
             dest=raw_hdfs,
             **_raw_copy_extras(config.collector_format),
         ),

@@ -252,13 +252,6 @@ def list_tree(storage: Storage, folder: Location, *, workers: int = 16) -> list[
     return objects
 
 
-def move(storage: Storage, src: Location, dst: Location, *, size: int, etag: str) -> ObjectInfo:
-    """Verified move of one object: copy, verify, and only then delete the source."""
-    copied = storage.copy(src, dst, size=size, etag=etag)
-    storage.delete(src, if_match=etag)
-    return copied
-
-
 @dataclass(frozen=True, slots=True)
 class S3Settings:
     """How to reach S3. Unset values come from the standard AWS configuration (environment,

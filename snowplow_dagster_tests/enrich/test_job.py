@@ -22,7 +22,7 @@ import pytest
 from snowplow_dagster.enrich import job
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS, FIELD_INDEX
-from snowplow_dagster.enrich.job import ConfigError, InputReadError, JobCounts, run_job
+from snowplow_dagster.enrich.job import InputReadError, JobCounts, UsageError, run_job
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
@@ -237,7 +237,7 @@ def test_overlapping_folders_are_refused(spark, tmp_path, enrichments, flag, fol
     write_log_files(tmp_path / "in", "cloudfront", 10)
     args = replace_arg(job_args(tmp_path, "cloudfront", enrichments), flag, str(tmp_path / folder))
 
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(UsageError, match=message):
         run_job(args, spark)
     assert not (tmp_path / folder).exists()
 
@@ -304,7 +304,7 @@ def test_bad_configuration_fails_before_spark_starts(
         raise AssertionError("Spark was started for a bad configuration")
 
     monkeypatch.setattr(job, "_session", no_spark)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(UsageError, match=message):
         run_job(change(job_args(tmp_path, "cloudfront", enrichments)))
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.resources.engine import StepConfig
+from snowplow_dagster.resources.local_engine import LocalEngine
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.resources.storage import Location
 from snowplow_dagster_tests.fixtures.s3 import Backend
@@ -66,7 +67,9 @@ snowplow_dagster:
 
 def pipeline_for(tmp_path: Path, root: Location, **options: object) -> SnowplowPipeline:
     config = write_config(tmp_path / "config.yml", root, **options)  # type: ignore[arg-type]
-    return SnowplowPipeline(config_path=str(config), scratch_dir=str(tmp_path / "scratch"))
+    return SnowplowPipeline(
+        config_path=str(config), local_engine=LocalEngine(scratch_dir=str(tmp_path / "scratch"))
+    )
 
 
 def put_raw_logs(

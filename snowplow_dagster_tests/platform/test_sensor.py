@@ -90,10 +90,11 @@ def test_the_cursor_round_trips_through_json() -> None:
 def tick(
     instance: dg.DagsterInstance, pipeline: SnowplowPipeline, cursor: str | None = None
 ) -> dg.SensorResult:
-    context = dg.build_sensor_context(
+    # A context manager: the pipeline's nested engine resource makes it one.
+    with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"pipeline": pipeline}
-    )
-    return in_bucket_sensor(context)
+    ) as context:
+        return in_bucket_sensor(context)
 
 
 def requested(result: dg.SensorResult) -> list[tuple[str, str | None, str | None]]:

@@ -238,3 +238,22 @@ class RequestCounter:
 
     def _hook(self, request: Any, **_: Any) -> None:
         self.sent.append(request.url)
+
+
+class EmrRequests:
+    """Records the body of every EMR request any botocore client created afterwards sends."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        monkeypatch.setattr(
+            handlers,
+            "BUILTIN_HANDLERS",
+            [*handlers.BUILTIN_HANDLERS, ("before-send.emr", self._hook)],
+        )
+
+    def _hook(self, request: Any, **_: Any) -> None:
+        operation = request.headers["X-Amz-Target"].decode().rsplit(".", 1)[-1]
+        self.sent.append((operation, json.loads(request.body or b"{}")))
+
+    def bodies(self, operation: str) -> list[dict[str, Any]]:
+        return [body for name, body in self.sent if name == operation]

@@ -242,6 +242,7 @@ def test_the_emr_spark_step_submits_the_uploaded_bundle(s3_bucket: str, tmp_path
     steps = enrich_steps(
         pipeline.config,
         batch_id="2026-11-21-10-00-00",
+        input_folder=f"{pipeline.config.locations.raw_processing}run=2026-11-21-10-00-00/",
         enrichments_b64=pipeline.enrichments_b64(),
         resolver_b64=pipeline.resolver_b64(),
         etl_tstamp_ms=1_700_000_000_000,

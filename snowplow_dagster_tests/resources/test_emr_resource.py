@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 from pydantic import ValidationError
 
-from snowplow_dagster.config import ConfigError
+from snowplow_dagster.config import ConfigError, load_config
 from snowplow_dagster.resources.bundle import BOOTSTRAP_NAME, release_version
 from snowplow_dagster.resources.emr import EmrResource
 from snowplow_dagster.resources.emr_request import BATCH_TAG, RUN_TAG, with_action_on_failure
@@ -22,13 +22,16 @@ from snowplow_dagster.resources.emr_runner import (
     ClusterAmbiguous,
     ClusterBusy,
     ClusterNotFound,
+    EmrSettings,
     EmrTimeout,
 )
 from snowplow_dagster.resources.engine import StepFailed
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster_tests.resources.emr_support import (
     DELETE,
     ENV,
     SECRET_KEY,
+    EmrRequests,
     Moves,
     RequestCounter,
     clusters_named,
@@ -55,7 +58,7 @@ def environment(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def resource(config: Path, **settings: Any) -> EmrResource:
-    return EmrResource(config_path=str(config), **{**FAST, **settings})
+    return EmrResource(**{**FAST, **settings}).for_config(load_config(config))
 
 
 def job_name(resource: EmrResource) -> str:
@@ -92,19 +95,23 @@ def test_transient_cluster_from_an_emretlrunner_config(tmp_path: Path) -> None:
 
 
 def test_in_a_dagster_run_clusters_carry_the_batch_and_run_and_log_to_it(tmp_path: Path) -> None:
-    emr = resource(write_config(tmp_path), timeout_seconds=0)
-    name = job_name(emr)
+    config = write_config(tmp_path)
+    name = job_name(resource(config))
     batches = dg.DynamicPartitionsDefinition(name="batches")
 
     @dg.asset(partitions_def=batches)
-    def enriched(context: dg.AssetExecutionContext, engine: EmrResource) -> None:
-        engine.run_steps(TWO, log=context.log)
+    def enriched(context: dg.AssetExecutionContext, pipeline: SnowplowPipeline) -> None:
+        pipeline.execution_engine().run_steps(TWO, log=context.log)
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("batches", ["2024-05-01-10-20-30"])
         result = dg.materialize(
             [enriched],
-            resources={"engine": emr},
+            resources={
+                "pipeline": SnowplowPipeline(
+                    config_path=str(config), emr=EmrResource(**FAST, timeout_seconds=0)
+                )
+            },
             partition_key="2024-05-01-10-20-30",
             instance=instance,
             raise_on_error=False,
@@ -304,7 +311,7 @@ def test_bad_fleet_settings_fail_when_the_resource_is_made(fleet: dict[str, Any]
     base = {"role": "MASTER", "target_on_demand_capacity": 1}
     base["instance_types"] = [{"instance_type": "m5.xlarge"}]
     with pytest.raises(ValidationError) as raised:
-        EmrResource(config_path="config.yml", instance_fleets=[{**base, **fleet}])
+        EmrResource(instance_fleets=[{**base, **fleet}])
     (error,) = raised.value.errors()
     assert error["loc"][0] == "instance_fleets" and error["loc"][-1] == key
 
@@ -364,3 +371,99 @@ def test_secrets_never_reach_errors_or_logs(
     assert {"fs.s3.awsSecretAccessKey": secret_property} in [
         c["Properties"] for c in configurations
     ]
+
+
+# ------------------------------------------------------------- settings from Dagster resources
+
+
+def test_engine_settings_set_in_definitions_reach_the_cluster_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a ``dagster dev`` user sets them: the EMR engine nested in the pipeline resource."""
+    config = write_config(tmp_path, {"aws.emr.ec2_subnet_id": DELETE})
+    name = job_name(resource(config))
+    sent = EmrRequests(monkeypatch)
+    fleets = [
+        {
+            "role": "MASTER",
+            "target_on_demand_capacity": 1,
+            "instance_types": [{"instance_type": "m5.xlarge"}],
+        },
+        {
+            "role": "CORE",
+            "target_spot_capacity": 4,
+            "instance_types": [{"instance_type": "r5.xlarge", "weighted_capacity": 2}],
+        },
+    ]
+    seen: list[EmrSettings] = []
+
+    @dg.asset
+    def enriched(context: dg.AssetExecutionContext, pipeline: SnowplowPipeline) -> None:
+        engine = pipeline.execution_engine()
+        assert isinstance(engine, EmrResource)
+        seen.append(engine.runner().settings)
+        engine.run_steps(TWO, log=context.log)
+
+    defs = dg.Definitions(
+        assets=[enriched],
+        resources={
+            "pipeline": SnowplowPipeline(
+                config_path=str(config),
+                emr=EmrResource(
+                    use_persistent_jobflow=True,
+                    instance_fleets=fleets,
+                    ec2_subnet_ids=["subnet-a", "subnet-b"],
+                    poll_interval_seconds=0.25,
+                    max_poll_interval_seconds=0.25,
+                    timeout_seconds=1.5,
+                    step_log_wait_seconds=0,
+                ),
+            )
+        },
+    )
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(raise_on_error=False)
+
+    (request,) = sent.bodies("RunJobFlow")
+    assert request["Name"] == name
+    assert request["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True  # persistent
+    assert request["Instances"]["Ec2SubnetIds"] == ["subnet-a", "subnet-b"]
+    assert [
+        (fleet["InstanceFleetType"], fleet["InstanceTypeConfigs"][0]["InstanceType"])
+        for fleet in request["Instances"]["InstanceFleets"]
+    ] == [("MASTER", "m5.xlarge"), ("CORE", "r5.xlarge")]
+    assert "InstanceGroups" not in request["Instances"]
+    # The wait: polled every 0.25s (the default 30s would have looked once), and gave up at 1.5s.
+    (settings,) = seen
+    assert (settings.poll.interval_seconds, settings.timeout_seconds) == (0.25, 1.5)
+    assert len(sent.bodies("DescribeCluster")) >= 3
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    error = failure.step_failure_data.error
+    assert error is not None and error.cause is not None
+    assert error.cause.cls_name == EmrTimeout.__name__
+    assert "within the 1.5s timeout" in error.cause.message
+    (cluster,) = clusters_named(name)
+    assert described(cluster.id)["Status"]["State"] != "TERMINATED"  # persistent: kept
+
+
+def test_engine_settings_in_the_config_apply_unless_the_resource_sets_them(tmp_path: Path) -> None:
+    """A cron user has only ``config.yml``; a resource setting wins over the config's."""
+    config = load_config(
+        write_config(
+            tmp_path,
+            {
+                "snowplow_dagster.emr": {
+                    "use_persistent_jobflow": True,
+                    "poll_interval_seconds": 15,
+                    "timeout_seconds": 600,
+                }
+            },
+        )
+    )
+
+    from_config = EmrResource().settings_for(config)
+    overridden = EmrResource(use_persistent_jobflow=False, timeout_seconds=60).settings_for(config)
+
+    assert (from_config.persistent, from_config.create_persistent) == (True, True)
+    assert (from_config.poll.interval_seconds, from_config.timeout_seconds) == (15, 600)
+    assert (overridden.persistent, overridden.timeout_seconds) == (False, 60)
+    assert overridden.poll.interval_seconds == 15

@@ -8,6 +8,7 @@ S3DistCp steps alone.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 import json
 import logging
@@ -110,6 +111,7 @@ def test_a_batch_is_enriched_end_to_end_by_its_emr_steps(
     steps = enrich_steps(
         config,
         batch_id=BATCH,
+        input_folder=f"{config.locations.raw_processing}{RUN}",
         enrichments_b64=encode(load_enrichments_directory(SAMPLE_ENRICHMENTS)),
         resolver_b64=encode(load_resolver(SAMPLE_RESOLVER)),
         etl_tstamp_ms=1_700_000_000_000,
@@ -301,7 +303,9 @@ def test_a_set_cancel_event_runs_nothing(tmp_path: Path, engine: LocalEngine) ->
     assert [r.state for r in raised.value.results] == ["CANCELLED", "CANCELLED"]
 
 
-def test_from_settings_takes_the_configs_local_spark_section() -> None:
+def test_what_the_engine_leaves_unset_comes_from_the_configs_local_spark_section(
+    tmp_path: Path,
+) -> None:
     settings = LocalSparkSettings.model_validate(
         {
             "master": "local[3]",
@@ -309,8 +313,12 @@ def test_from_settings_takes_the_configs_local_spark_section() -> None:
             "conf": {"spark.hadoop.fs.s3a.secret.key": "s"},
         }
     )
+    config = dataclasses.replace(
+        pipeline_config(Location.parse(str(tmp_path)), "cloudfront"), local_spark=settings
+    )
 
-    engine = LocalEngine.from_settings(settings, scratch_dir="/tmp/x")
+    engine = LocalEngine(scratch_dir="/tmp/x").for_config(config)
+    overridden = LocalEngine(spark_master="local[1]", spark_conf={}).for_config(config)
 
     assert (engine.spark_master, engine.driver_memory, engine.scratch_dir) == (
         "local[3]",
@@ -318,3 +326,5 @@ def test_from_settings_takes_the_configs_local_spark_section() -> None:
         "/tmp/x",
     )
     assert engine.spark_conf == {"spark.hadoop.fs.s3a.secret.key": "s"}
+    assert (overridden.spark_master, overridden.driver_memory) == ("local[1]", "3g")
+    assert overridden.spark_conf == {}

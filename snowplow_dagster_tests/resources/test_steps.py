@@ -26,6 +26,7 @@ def steps_for(config: PipelineConfig) -> list:
     return enrich_steps(
         config,
         batch_id=BATCH,
+        input_folder=f"{config.locations.raw_processing}{RUN}",
         enrichments_b64="RU5S",
         resolver_b64="SUdMVQ",
         etl_tstamp_ms=1_700_000_000_000,
@@ -166,6 +167,30 @@ def test_local_locations_get_no_s3_endpoint(tmp_path: Path) -> None:
 
     assert raw[2] == f"file://{tmp_path}/raw/processing/{RUN}"
     assert "--s3Endpoint" not in raw + enriched + success
+
+
+def test_a_re_enrichment_reads_the_folder_it_is_given_and_writes_the_same_outputs() -> None:
+    config = load_config(SAMPLES / "config.emr.yml", env=ENV)
+    archive = f"s3://acme-snowplow-archive/raw/{RUN}"
+
+    from_archive = enrich_steps(
+        config,
+        batch_id=BATCH,
+        input_folder=archive,
+        enrichments_b64="RU5S",
+        resolver_b64="SUdMVQ",
+        etl_tstamp_ms=1_700_000_000_000,
+        app_uri="s3://assets/snowplow-dagster/0.1.0/job.py",
+        py_files_uri="s3://assets/snowplow-dagster/0.1.0/deps.zip",
+    )
+
+    staged = steps_for(config)
+    first = args(from_archive)[0]
+    assert first[first.index("--src") + 1] == archive
+    assert from_archive[1:] == staged[1:]
+    assert [a for a in first if a != archive] == [
+        a for a in args(staged)[0] if "processing" not in a
+    ]
 
 
 def test_counts_file_lives_with_the_manifests() -> None:

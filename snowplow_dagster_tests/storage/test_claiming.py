@@ -68,7 +68,7 @@ def test_clj_tomcat_takes_only_tomcat_access_logs() -> None:
     assert _planned(plan_batches([listing], set(), settings, NOW)) == [
         ["i-1/var_log_tomcat8_rotated_localhost_access_log.txt1502463662.gz"]
     ]
-    assert source_pattern("cloudfront").fullmatch("E123.2024-05-06-07.abcd.gz")
+    assert source_pattern(settings_for(ROOT)).fullmatch("E123.2024-05-06-07.abcd.gz")
 
 
 def test_stream_mode_takes_only_gzipped_enriched_files() -> None:
@@ -82,20 +82,22 @@ def test_stream_mode_takes_only_gzipped_enriched_files() -> None:
         _info("2026/11/21/part-2.gz.tmp"),
         _info("2026/11/21/part-3.lzo"),
     ]
-    settings = settings_for(ROOT, collector_format=None)
+    settings = settings_for(ROOT, stream_mode=True)
     assert _planned(plan_batches([listing], set(), settings, NOW)) == [["2026/11/21/part-1.gz"]]
-    assert source_pattern(None).fullmatch("part-1.gz")
-    assert not source_pattern(None).fullmatch("_SUCCESS")
+    assert source_pattern(settings).fullmatch("part-1.gz")
+    assert not source_pattern(settings).fullmatch("_SUCCESS")
 
 
 def test_batches_are_capped_by_files_and_bytes_oldest_first() -> None:
     listing = [_info(f"f{n}.gz", age=100 - n) for n in range(5)]
-    by_files = plan_batches([reversed(listing)], set(), settings_for(ROOT, max_files=2), NOW)
+    by_files = plan_batches(
+        [reversed(listing)], set(), settings_for(ROOT, max_files_per_batch=2), NOW
+    )
     assert _planned(by_files) == [["f0.gz", "f1.gz"], ["f2.gz", "f3.gz"], ["f4.gz"]]
 
     sizes = [4, 4, 4, 20, 1]
     listing = [_info(f"f{n}.gz", size=size, age=100 - n) for n, size in enumerate(sizes)]
-    by_bytes = plan_batches([listing], set(), settings_for(ROOT, max_bytes=10), NOW)
+    by_bytes = plan_batches([listing], set(), settings_for(ROOT, max_bytes_per_batch=10), NOW)
     assert [[e.size for e in plan.entries] for plan in by_bytes] == [[4, 4], [4], [20], [1]]
     assert [(plan.files, plan.bytes) for plan in by_bytes][:1] == [(2, 8)]
 
@@ -144,7 +146,7 @@ def test_settings_normalise_folders_and_refuse_nesting() -> None:
             manifests=Location.parse("s3://etl/manifests"),
         )
     with pytest.raises(ValueError, match="positive"):
-        settings_for(ROOT, max_files=0)
+        settings_for(ROOT, max_files_per_batch=0)
 
 
 def test_claim_writes_a_durable_manifest(backend: Backend) -> None:
@@ -183,7 +185,7 @@ def test_claimed_objects_are_never_claimed_again(backend: Backend) -> None:
 
 
 def test_batches_cut_in_the_same_second_get_distinct_ids(backend: Backend) -> None:
-    settings = settings_for(backend.root, max_files=2)
+    settings = settings_for(backend.root, max_files_per_batch=2)
     for n in range(5):
         backend.put(f"in/{n}.gz", b"x")
     now = datetime.now(UTC) + timedelta(minutes=1)  # later than every object written below
@@ -204,7 +206,7 @@ def _all_claimed(backend: Backend, settings: ClaimSettings) -> Counter[str]:
 
 
 def test_overlapping_claim_passes_never_claim_an_object_twice(backend: Backend) -> None:
-    settings = settings_for(backend.root, max_files=7)
+    settings = settings_for(backend.root, max_files_per_batch=7)
     names = [f"in/i-{n % 4}/{n:03}.gz" for n in range(120)]
     for name in names:
         backend.put(name, name.encode())

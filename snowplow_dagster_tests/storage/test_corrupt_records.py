@@ -1,4 +1,4 @@
-"""A corrupt ``pending.json``, ``staged.json``, batch manifest, marker or frozen listing (issue 9,
+"""A corrupt ``pending.json``, ``staged.json``, batch manifest or marker (issue 9,
 item 7): an error that names the file, says what is wrong and how to recover, on both backends;
 never a parser's traceback, and nothing moves."""
 
@@ -11,7 +11,7 @@ import pytest
 
 from snowplow_dagster.claiming import claim
 from snowplow_dagster.manifest import BatchState, CorruptRecord, ManifestStore
-from snowplow_dagster.moves import archive_batch, archive_folder, stage_batch
+from snowplow_dagster.moves import archive_batch, stage_batch
 from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.storage.helpers import settings_for
 
@@ -133,22 +133,3 @@ def test_a_corrupt_marker_names_itself(backend: Backend) -> None:
     with pytest.raises(CorruptRecord, match="is corrupt: not valid JSON") as refused:
         store.details(manifest.batch_id, BatchState.ARCHIVED)
     assert backend.location(relative).uri in str(refused.value)
-
-
-def test_a_corrupt_frozen_listing_names_itself_and_says_to_delete_it(backend: Backend) -> None:
-    backend.put("good/run=1/part-0", b"x")
-    manifests = backend.location("manifests/")
-    backend.put("manifests/moves/2026-01-01-00-00-00/good.json", b"\x00\x01")
-    with pytest.raises(CorruptRecord) as refused:
-        archive_folder(
-            backend.storage,
-            manifests,
-            "2026-01-01-00-00-00",
-            "good",
-            backend.location("good/run=1/"),
-            backend.location("archive/good/run=1/"),
-        )
-    message = str(refused.value)
-    assert backend.location("manifests/moves/2026-01-01-00-00-00/good.json").uri in message
-    assert "Delete it and rerun" in message
-    assert backend.objects("good/") == {"good/run=1/part-0": b"x"}

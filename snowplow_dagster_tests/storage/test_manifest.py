@@ -93,20 +93,6 @@ def test_states_move_forward(backend: Backend) -> None:
     assert store.state(manifest.batch_id) is BatchState.ARCHIVED
 
 
-def test_freeze_keeps_the_first_listing(backend: Backend) -> None:
-    store = ManifestStore(backend.storage, backend.location("manifests/"))
-    backend.put("enriched/good/run=1/part-00000.gz", b"p0")
-    backend.put("enriched/good/run=1/_SUCCESS", b"")
-    folder = backend.location("enriched/good/run=1/")
-    frozen = store.freeze("1", "enriched", folder)
-    assert sorted((e.path, e.size, e.etag) for e in frozen.entries) == [
-        ("_SUCCESS", 0, md5(b"")),
-        ("part-00000.gz", 2, md5(b"p0")),
-    ]
-    backend.put("enriched/good/run=1/part-00001.gz", b"late")
-    assert store.freeze("1", "enriched", folder) == frozen
-
-
 # ------------------------------------------------- the unfinished batches: pending, then staged
 
 

@@ -17,7 +17,6 @@ from snowplow_dagster.moves import (
     MoveError,
     MoveReport,
     archive_batch,
-    archive_folder,
     plan_moves,
     stage_batch,
 )
@@ -118,9 +117,9 @@ def test_archiving_that_failed_after_its_last_move_is_still_unarchived(
 
 
 def test_stream_mode_staging_is_the_end(backend: Backend) -> None:
-    """No collector format: Stream Enrich mode, where nothing archives a staged batch."""
+    """Stream Enrich mode, where nothing archives a staged batch."""
     backend.put("in/part-1.gz", b"enriched")
-    settings = settings_for(backend.root, collector_format=None)
+    settings = settings_for(backend.root, stream_mode=True)
     [manifest] = claim(backend.storage, settings)
     store = ManifestStore(backend.storage, settings.manifests)
     assert store.unarchived() == [manifest.batch_id]
@@ -293,32 +292,6 @@ def test_s3_multipart_objects_stage_and_resume_without_recopying(s3_bucket: str)
     assert archived["Body"].read() == big
     assert [info.key for info in storage.list(root.join("in/"))] == []
     assert [info.key for info in storage.list(root.join("processing/"))] == []
-
-
-def test_archive_folder_moves_a_frozen_listing(
-    backend: Backend, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    outputs = {f"part-{n:05}-abc.txt.gz": f"events {n}".encode() for n in range(8)}
-    outputs["_SUCCESS"] = b""
-    for name, data in outputs.items():
-        backend.put(f"enriched/good/run=1/{name}", data)
-    src, dst = backend.location("enriched/good/run=1/"), backend.location("enriched/archive/run=1/")
-    manifests = backend.location("manifests/")
-    undo = _inject_copy_failures(backend, monkeypatch, dst, after=3)
-    with pytest.raises((ClientError, OSError)):
-        archive_folder(backend.storage, manifests, "1", "enriched", src, dst, workers=2)
-    undo()
-    backend.put("enriched/good/run=1/part-99999-late.txt.gz", b"not in the frozen listing")
-
-    report = archive_folder(backend.storage, manifests, "1", "enriched", src, dst)
-
-    assert (report.files, report.copied, report.already_there) == (9, 6, 3)
-    assert backend.objects("enriched/archive/") == {
-        f"enriched/archive/run=1/{name}": data for name, data in outputs.items()
-    }
-    assert backend.objects("enriched/good/") == {
-        "enriched/good/run=1/part-99999-late.txt.gz": b"not in the frozen listing"
-    }
 
 
 def test_plan_sorts_moves_by_what_the_destination_shows() -> None:

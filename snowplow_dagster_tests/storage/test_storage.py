@@ -19,7 +19,6 @@ from snowplow_dagster.resources.storage import (
     S3Storage,
     is_copy_of,
     list_tree,
-    move,
     storage_for,
 )
 from snowplow_dagster_tests.fixtures.s3 import Backend
@@ -225,18 +224,6 @@ def test_copy_refuses_a_source_that_is_not_the_named_object(backend: Backend) ->
             backend.location("in/a.gz"), backend.location("p/a.gz"), size=3, etag=md5(b"old")
         )
     assert backend.objects() == {"in/a.gz": b"new content"}
-
-
-def test_move_copies_then_deletes(backend: Backend) -> None:
-    backend.put("in/a.gz", b"hello")
-    move(
-        backend.storage,
-        backend.location("in/a.gz"),
-        backend.location("p/a.gz"),
-        size=5,
-        etag=md5(b"hello"),
-    )
-    assert backend.objects() == {"p/a.gz": b"hello"}
 
 
 def test_delete_is_conditional_and_idempotent(backend: Backend) -> None:
