@@ -18,14 +18,20 @@ import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from snowplow_dagster.assets import all_assets, asset_checks
+from snowplow_dagster.assets import all_assets, asset_checks, loading_assets, loading_checks
 from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, STREAM_JOB
 from snowplow_dagster.jobs import jobs
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources.warehouse import PostgresWarehouse
 from snowplow_dagster.sensors import SensorCursor, claim_tick
 
-_BLOCKING_CHECKS = [spec for checks in asset_checks for spec in checks.check_specs if spec.blocking]
+_BLOCKING_CHECKS = [
+    spec
+    for checks in [*asset_checks, *loading_checks]
+    for spec in checks.check_specs
+    if spec.blocking
+]
 """Checks that must pass before downstream assets run: an asset whose blocking check failed is not
 done, so a resume reruns it rather than going past the check."""
 
@@ -51,6 +57,7 @@ def run_pass(
     assets: Sequence[str] | None = None,
     claim_new: bool = True,
     now: datetime | None = None,
+    warehouse: PostgresWarehouse | None = None,
 ) -> PassResult:
     """Claim (unless ``claim_new`` is False), then run the mode's job, or only its ``assets``, for
     every new batch, every batch claimed without a run, and ``resume`` (batches whose earlier run
@@ -58,11 +65,15 @@ def run_pass(
 
     A resumed batch runs only the selected assets it still needs (``still_to_run``), and is left
     out when that is none of them. ``PassResult.batches`` empty means there was nothing to do
-    (EmrEtlRunner's exit 3).
+    (EmrEtlRunner's exit 3). With a ``warehouse``, the batch job loads too (``loaded_events``).
     """
     job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
+    loading = warehouse is not None and not pipeline.config.stream_mode
     job = dg.Definitions(
-        assets=all_assets, asset_checks=asset_checks, jobs=jobs, resources={"pipeline": pipeline}
+        assets=[*all_assets, *(loading_assets if loading else [])],
+        asset_checks=[*asset_checks, *(loading_checks if loading else [])],
+        jobs=jobs,
+        resources={"pipeline": pipeline, **({"warehouse": warehouse} if loading else {})},
     ).resolve_job_def(job_name)
     selection = (
         [dg.AssetKey(asset) for asset in assets]
@@ -99,7 +110,7 @@ def still_to_run(
     """Of ``selection``, the assets the batch still needs: those not done for it (``_done``) and
     everything downstream of one, since an asset's output is only as good as its inputs."""
     undone = [key for key in selection if not _done(instance, key, batch)]
-    rerun = dg.AssetSelection.assets(*undone).downstream().resolve(all_assets)
+    rerun = dg.AssetSelection.assets(*undone).downstream().resolve([*all_assets, *loading_assets])
     return [key for key in selection if key in rerun]
 
 
