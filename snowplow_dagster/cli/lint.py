@@ -1,9 +1,10 @@
-"""``snowplow-dagster lint config|resolver|enrichments|all``: validate, touching no data.
+"""``snowplow-dagster lint config|resolver|enrichments|targets|all``: validate, touching no data.
 
 EmrEtlRunner's ``lint resolver|enrichments|all`` plus ``config`` (it checked config.yml only when
 running). ``enrichments`` lints the resolver first, as EmrEtlRunner does, then builds every
 enrichment as a Spark worker would, so a bad parameter or a missing MaxMind database shows here
-rather than in the middle of a batch. Errors name files and keys, never values.
+rather than in the middle of a batch. ``targets`` checks the storage targets folder (``all`` too,
+when ``-t`` is given) without connecting. Errors name files and keys, never values.
 """
 
 from __future__ import annotations
@@ -16,20 +17,27 @@ from pathlib import Path
 
 from snowplow_dagster.cli.inputs import config_path
 from snowplow_dagster.config import ConfigError, check_enrichments_dir, load_config, load_resolver
+from snowplow_dagster.config.targets import load_targets
 from snowplow_dagster.enrich.enrichments.registry import (
     EnrichmentConfigError,
     EnrichmentRegistry,
     load_enrichments_directory,
 )
 
-TARGETS = ("config", "resolver", "enrichments", "all")
+TARGETS = ("config", "resolver", "enrichments", "targets", "all")
 _NEEDS = {
     "config": ("config",),
     "resolver": ("resolver",),
     "enrichments": ("resolver", "enrichments"),
+    "targets": ("targets",),
     "all": ("config", "resolver", "enrichments"),
 }
-_FLAGS = {"config": "-c/--config", "resolver": "-r/--resolver", "enrichments": "-n/--enrichments"}
+_FLAGS = {
+    "config": "-c/--config",
+    "resolver": "-r/--resolver",
+    "enrichments": "-n/--enrichments",
+    "targets": "-t/--targets",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", help="config.yml, or - for stdin")
     parser.add_argument("-r", "--resolver", help="Iglu resolver JSON")
     parser.add_argument("-n", "--enrichments", help="enrichments directory")
+    parser.add_argument("-t", "--targets", help="storage targets directory")
     parser.set_defaults(handler=command)
 
 
@@ -57,6 +66,10 @@ def lint_enrichments(path: Path) -> str:
     return "Valid enrichments"
 
 
+def lint_targets(path: Path) -> str:
+    return f"Valid storage target: {load_targets(path).describe()}"
+
+
 def command(args: argparse.Namespace) -> int:
     missing = [_FLAGS[name] for name in _NEEDS[args.target] if getattr(args, name) is None]
     if missing:
@@ -69,8 +82,10 @@ def command(args: argparse.Namespace) -> int:
             "config": (lint_config, config),
             "resolver": (lint_resolver, Path(args.resolver) if args.resolver else None),
             "enrichments": (lint_enrichments, Path(args.enrichments) if args.enrichments else None),
+            "targets": (lint_targets, Path(args.targets) if args.targets else None),
         }
-        for name in _NEEDS[args.target]:
+        extra = ("targets",) if args.target == "all" and args.targets else ()
+        for name in (*_NEEDS[args.target], *extra):
             check, path = checks[name]
             assert path is not None  # required above
             try:
