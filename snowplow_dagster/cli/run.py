@@ -32,6 +32,7 @@ from snowplow_dagster.cli.selection import (
 from snowplow_dagster.config import ConfigError, ConfigIssue
 from snowplow_dagster.constants import BATCH_TAG
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentConfigError, EnrichmentRegistry
+from snowplow_dagster.loading.resume import unloaded_batches
 from snowplow_dagster.passes import PassResult, run_pass
 from snowplow_dagster.resources.pipeline import Engine, SnowplowPipeline
 from snowplow_dagster.resources.warehouse import (
@@ -133,7 +134,11 @@ def one_pass(
         )
         owners.mark_failed(instance, dead)
     dead_batches = [owner.batch for owner in unfinished if owner.batch is not None]
-    resume = owners.unfinished_batches(instance, [*owners.open_batches(pipeline), *dead_batches])
+    # Archived but not loaded: a load failed after archiving, which does not wait for it.
+    unloaded = unloaded_batches(instance) if warehouse is not None else []
+    resume = owners.unfinished_batches(
+        instance, [*owners.open_batches(pipeline), *dead_batches, *unloaded]
+    )
     if not plan.steps:
         print("Nothing to do: none of snowplow-dagster's steps is selected")
         return OK

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import threading
+from collections.abc import Sequence
 from functools import cache
 
 from snowplow_dagster.enrich.enrichments.registry import (
@@ -15,8 +18,11 @@ from snowplow_dagster.enrich.enrichments.registry import (
 )
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator.lines import generate_lines
-from snowplow_dagster.resources.storage import LocalStorage, Location
+from snowplow_dagster.resources.engine import StepConfig, StepResult
+from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
+from snowplow_dagster.resources.storage import LocalStorage, Location, storage_for
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
+from snowplow_dagster_tests.platform.helpers import step_arg
 
 
 @cache
@@ -54,3 +60,54 @@ def counts(good_events: int) -> bytes:
             "bad_rows": 0,
         }
     ).encode()
+
+
+class PythonEnrichingEngine:
+    """An execution engine that runs the enrich step with the Python enrichment core instead of
+    Spark (the same code Spark's workers run), for tests about what happens after enrichment: it
+    writes the good folder, ``_SUCCESS`` and the counts file as the step list would."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.good_events = 0
+
+    def run_steps(
+        self,
+        steps: Sequence[StepConfig],
+        *,
+        log: logging.Logger,
+        cancel_event: threading.Event | None = None,
+    ) -> list[StepResult]:
+        self.calls += 1
+        by_name = {step["Name"]: step for step in steps}
+        raw = Location.parse(step_arg(by_name[RAW_TO_HDFS], "--src")).folder()
+        storage = storage_for(raw)
+        enricher = Enricher(
+            "cloudfront", _registry(), int(step_arg(by_name[ENRICH], "--etl-timestamp"))
+        )
+        good_lines: list[str] = []
+        bad = skipped = lines = 0
+        for info in storage.list(raw):
+            for line in gzip.decompress(storage.read(raw.object(info.key)).data).splitlines():
+                lines += 1
+                result = enricher.process_line(line.decode())
+                good_lines += result.good
+                bad += len(result.bad)
+                skipped += result.skipped
+        good = Location.parse(step_arg(by_name[ENRICHED_TO_S3], "--dest")).folder()
+        write_good_folder(good, good_lines)
+        self.good_events = len(good_lines)
+        counts_file = Location.parse(step_arg(by_name[ENRICH], "--counts-file"))
+        storage.write(
+            counts_file,
+            json.dumps(
+                {
+                    "input_lines": lines,
+                    "skipped_lines": skipped,
+                    "lines_with_output": lines - skipped,
+                    "good_events": len(good_lines),
+                    "bad_rows": bad,
+                }
+            ).encode(),
+        )
+        return [StepResult(step["Name"], "COMPLETED") for step in steps]
