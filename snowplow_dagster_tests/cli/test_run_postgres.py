@@ -132,7 +132,8 @@ def test_the_cron_path_loads_each_batch_once_on_an_instance_stored_in_postgres(
         [record] = instance.get_run_records()
         assert record.dagster_run.status is dg.DagsterRunStatus.SUCCESS
         loaded = instance.get_latest_materialization_event(dg.AssetKey("loaded_events"))
-        assert loaded is not None and loaded.partition == batch
+        assert loaded is not None and loaded.asset_materialization is not None
+        assert loaded.asset_materialization.partition == batch
         [check] = instance.event_log_storage.get_asset_check_execution_history(
             dg.AssetCheckKey(dg.AssetKey("loaded_events"), "loaded_rows"), limit=5
         )
