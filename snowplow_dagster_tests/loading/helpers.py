@@ -20,7 +20,7 @@ from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator.lines import generate_lines
 from snowplow_dagster.resources.engine import StepConfig, StepResult
 from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
-from snowplow_dagster.resources.storage import LocalStorage, Location, storage_for
+from snowplow_dagster.resources.storage import Location, Storage, storage_for
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 from snowplow_dagster_tests.platform.helpers import step_arg
 
@@ -39,9 +39,11 @@ def enriched_lines(events: int, *, seed: int, etl_tstamp_ms: int) -> list[str]:
     ]
 
 
-def write_good_folder(good: Location, lines: list[str], *, files: int = 2) -> None:
+def write_good_folder(
+    good: Location, lines: list[str], *, files: int = 2, storage: Storage | None = None
+) -> None:
     """``part-*`` files (the first gzipped, the rest plain, as both occur) and ``_SUCCESS``."""
-    storage = LocalStorage()
+    storage = storage or storage_for(good)
     size = -(-len(lines) // files) if lines else 0
     for index in range(files):
         chunk = "".join(line + "\n" for line in lines[index * size : (index + 1) * size]).encode()

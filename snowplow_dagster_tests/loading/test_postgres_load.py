@@ -14,6 +14,7 @@ from snowplow_dagster.loading.postgres import LoadError, count_loaded, load_batc
 from snowplow_dagster.loading.tables import shredded_table
 from snowplow_dagster.resources.storage import LocalStorage, Location
 from snowplow_dagster_tests.fixtures.postgres import PostgresDatabase
+from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.loading.helpers import enriched_lines, write_good_folder
 
 BATCH = "2026-11-21-10-00-00"
@@ -44,13 +45,15 @@ def tables(database: PostgresDatabase) -> set[str]:
 
 
 def test_a_batch_is_loaded_with_its_contexts_joining_on_root_id(
-    postgres_database: PostgresDatabase, tmp_path: Path
+    postgres_database: PostgresDatabase, backend: Backend
 ) -> None:
+    """From S3 (moto over HTTP, streamed) and from local folders alike."""
     lines = enriched_lines(300, seed=1, etl_tstamp_ms=ETL_MS)
-    good = good_folder(tmp_path, BATCH, lines)
+    good = backend.location(f"enriched/good/run={BATCH}/")
+    write_good_folder(good, lines, storage=backend.storage)
 
     with postgres_database.connect() as connection:
-        report = load_batch(connection, "atomic", BATCH, LocalStorage(), good)
+        report = load_batch(connection, "atomic", BATCH, backend.storage, good)
 
     assert report.events == len(lines) and report.files == 2
     with postgres_database.connect() as connection:
