@@ -5,6 +5,7 @@ STAGED_GROUP = "staged"
 ENRICHED_GROUP = "enriched"
 ARCHIVED_GROUP = "archived"
 STREAM_GROUP = "stream"
+LOADED_GROUP = "loaded"
 
 EMR_POOL = "emr"
 """Bounds how many enrichments (EMR clusters, or local Spark applications) run at once:

@@ -4,12 +4,16 @@ import dagster as dg
 
 from snowplow_dagster.assets import batch_assets, stream_assets
 from snowplow_dagster.config import PipelineConfig
-from snowplow_dagster.constants import BATCH_JOB, STREAM_JOB
+from snowplow_dagster.constants import BATCH_JOB, LOADED_GROUP, STREAM_JOB
 
 batch_job = dg.define_asset_job(
     BATCH_JOB,
-    selection=dg.AssetSelection.assets(*batch_assets),
-    description="Raw logs -> staged -> enriched -> archived, for one batch; checks included.",
+    # The loaded group is there only when a target is configured (``loading_definitions``).
+    selection=dg.AssetSelection.assets(*batch_assets) | dg.AssetSelection.groups(LOADED_GROUP),
+    description=(
+        "Raw logs -> staged -> enriched -> archived (and loaded, with a target), for one batch; "
+        "checks included."
+    ),
 )
 
 stream_job = dg.define_asset_job(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from snowplow_dagster.assets import all_assets, asset_checks
+from snowplow_dagster.assets import all_assets, asset_checks, loading_assets, loading_checks
 from snowplow_dagster.code_location import build_definitions
 from snowplow_dagster.constants import BATCH_TAG
 from snowplow_dagster.dagster_compat import AssetCheckExecutionRecordStatus, PartitionKeyFilter
@@ -24,9 +24,15 @@ from snowplow_dagster.jobs import job_name_for
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
 from snowplow_dagster.resources.storage import Stray
+from snowplow_dagster.resources.warehouse import PostgresWarehouse
 from snowplow_dagster.sensors import SensorCursor, claim_tick
 
-_BLOCKING_CHECKS = [spec for checks in asset_checks for spec in checks.check_specs if spec.blocking]
+_BLOCKING_CHECKS = [
+    spec
+    for checks in [*asset_checks, *loading_checks]
+    for spec in checks.check_specs
+    if spec.blocking
+]
 """Checks that must pass before downstream assets run: an asset whose blocking check failed is not
 done, so a resume reruns it rather than going past the check."""
 
@@ -54,6 +60,7 @@ def run_pass(
     assets: Sequence[str] | None = None,
     claim_new: bool = True,
     now: datetime | None = None,
+    warehouse: PostgresWarehouse | None = None,
 ) -> PassResult:
     """Claim (unless ``claim_new`` is False), then run the mode's job, or only its ``assets``, for
     every new batch, every batch claimed without a run, and ``resume`` (batches whose earlier run
@@ -61,10 +68,11 @@ def run_pass(
 
     A resumed batch runs only the selected assets it still needs (``still_to_run``), and is left
     out when that is none of them. ``PassResult.batches`` empty means there was nothing to do
-    (EmrEtlRunner's exit 3).
+    (EmrEtlRunner's exit 3). With a ``warehouse``, the batch job loads too (``loaded_events``).
     """
     job_name = job_name_for(pipeline.config)
-    job = build_definitions(pipeline).resolve_job_def(job_name)
+    loading = warehouse is not None and not pipeline.config.stream_mode
+    job = build_definitions(pipeline, warehouse if loading else None).resolve_job_def(job_name)
     selection = (
         [dg.AssetKey(asset) for asset in assets]
         if assets is not None
@@ -99,7 +107,7 @@ def still_to_run(
     """Of ``selection``, the assets the batch still needs: those not done for it (``_done``) and
     everything downstream of one, since an asset's output is only as good as its inputs."""
     undone = [key for key in selection if not _done(instance, key, batch)]
-    rerun = dg.AssetSelection.assets(*undone).downstream().resolve(all_assets)
+    rerun = dg.AssetSelection.assets(*undone).downstream().resolve([*all_assets, *loading_assets])
     return [key for key in selection if key in rerun]
 
 

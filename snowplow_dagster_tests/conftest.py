@@ -4,4 +4,5 @@ pytest_plugins = [
     "snowplow_dagster_tests.fixtures.spark",
     "snowplow_dagster_tests.fixtures.s3",
     "snowplow_dagster_tests.fixtures.iglu",
+    "snowplow_dagster_tests.fixtures.postgres",
 ]

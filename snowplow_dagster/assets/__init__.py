@@ -3,6 +3,7 @@
 from snowplow_dagster.assets.archived import archived_logs
 from snowplow_dagster.assets.checks import asset_checks
 from snowplow_dagster.assets.enriched import enriched_events
+from snowplow_dagster.assets.loaded import loading_assets, loading_checks
 from snowplow_dagster.assets.raw import raw_logs
 from snowplow_dagster.assets.staged import staged_logs
 from snowplow_dagster.assets.stream import staged_enriched
@@ -11,4 +12,11 @@ batch_assets = [raw_logs, staged_logs, enriched_events, archived_logs]
 stream_assets = [raw_logs, staged_enriched]
 all_assets = [*batch_assets, staged_enriched]
 
-__all__ = ["all_assets", "asset_checks", "batch_assets", "stream_assets"]
+__all__ = [
+    "all_assets",
+    "asset_checks",
+    "batch_assets",
+    "loading_assets",
+    "loading_checks",
+    "stream_assets",
+]

@@ -1,12 +1,13 @@
-"""``snowplow-dagster lint config|resolver|enrichments|all``: validate, touching no data.
+"""``snowplow-dagster lint config|resolver|enrichments|targets|all``: validate, touching no data.
 
 EmrEtlRunner's ``lint resolver|enrichments|all`` plus ``config`` (it checked config.yml only when
 running). ``resolver`` also asks every repository for one schema and says which answer (one that
 does not is a warning: the run may still find its schemas elsewhere). ``enrichments`` lints the
 resolver first, as EmrEtlRunner does, validates each enrichment JSON against its schema when the
 resolver finds it, then builds every enrichment as a Spark worker would, so a bad parameter or a
-missing MaxMind database shows here rather than in the middle of a batch. Errors name files and
-keys, never values.
+missing MaxMind database shows here rather than in the middle of a batch. ``targets`` checks the
+storage targets folder (``all`` too, when ``-t`` is given) without connecting. Errors name files
+and keys, never values.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from snowplow_dagster.cli.inputs import config_path
 from snowplow_dagster.config import ConfigError, check_enrichments_dir, load_config, load_resolver
+from snowplow_dagster.config.targets import load_targets
 from snowplow_dagster.enrich.enrichments.registry import (
     EnrichmentConfigError,
     EnrichmentRegistry,
@@ -30,14 +32,20 @@ from snowplow_dagster.enrich.iglu import parse_schema_uri
 from snowplow_dagster.enrich.iglu_resolver import Resolver
 from snowplow_dagster.enrich.iglu_validation import IgluValidator
 
-TARGETS = ("config", "resolver", "enrichments", "all")
+TARGETS = ("config", "resolver", "enrichments", "targets", "all")
 _NEEDS = {
     "config": ("config",),
     "resolver": ("resolver",),
     "enrichments": ("resolver", "enrichments"),
+    "targets": ("targets",),
     "all": ("config", "resolver", "enrichments"),
 }
-_FLAGS = {"config": "-c/--config", "resolver": "-r/--resolver", "enrichments": "-n/--enrichments"}
+_FLAGS = {
+    "config": "-c/--config",
+    "resolver": "-r/--resolver",
+    "enrichments": "-n/--enrichments",
+    "targets": "-t/--targets",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", help="config.yml, or - for stdin")
     parser.add_argument("-r", "--resolver", help="Iglu resolver JSON")
     parser.add_argument("-n", "--enrichments", help="enrichments directory")
+    parser.add_argument("-t", "--targets", help="storage targets directory")
     parser.set_defaults(handler=command)
 
 
@@ -95,6 +104,10 @@ def _without_values(message: str) -> str:
     return f"data{pointer}: fails the schema's {json.loads(keyword)} rule"
 
 
+def lint_targets(path: Path) -> str:
+    return f"Valid storage target: {load_targets(path).describe()}"
+
+
 def command(args: argparse.Namespace) -> int:
     missing = [_FLAGS[name] for name in _NEEDS[args.target] if getattr(args, name) is None]
     if missing:
@@ -110,8 +123,10 @@ def command(args: argparse.Namespace) -> int:
                 functools.partial(lint_enrichments, resolver_path=Path(args.resolver or "")),
                 Path(args.enrichments) if args.enrichments else None,
             ),
+            "targets": (lint_targets, Path(args.targets) if args.targets else None),
         }
-        for name in _NEEDS[args.target]:
+        extra = ("targets",) if args.target == "all" and args.targets else ()
+        for name in (*_NEEDS[args.target], *extra):
             check, path = checks[name]
             assert path is not None  # required above
             try:

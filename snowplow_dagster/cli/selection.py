@@ -1,14 +1,16 @@
 """EmrEtlRunner's ``--skip`` / ``--resume-from`` turned into an asset selection of the batch job.
 
 EmrEtlRunner's step names map onto our assets: ``staging`` -> ``staged_logs``, ``enrich`` ->
-``enriched_events``, ``archive_raw`` -> ``archived_logs``, and in Stream Enrich mode
-``staging_stream_enrich`` -> ``staged_enriched``. ``raw_logs`` (the claimed manifest) goes with
+``enriched_events``, ``archive_raw`` -> ``archived_logs``, with a PostgreSQL target (``-t``)
+``rdb_load`` -> ``loaded_events``, and in Stream Enrich mode ``staging_stream_enrich`` ->
+``staged_enriched``. ``raw_logs`` (the claimed manifest) goes with
 staging: without staging nothing new is claimed, and the pass works on the batches left unfinished,
 which is what EmrEtlRunner's resumes found in ``processing``.
 
-Its other steps (shred, elasticsearch, rdb_load, ...) have no counterpart here: they are accepted,
-so existing cron lines keep working, and ignored with a note. The selection follows
-``runner.rb#get_steps`` (reference §3.3), stream-mode rules included.
+Its other steps (shred, elasticsearch, and rdb_load without a target, ...) have no counterpart
+here: they are accepted, so existing cron lines keep working, and ignored with a note. As in
+EmrEtlRunner, ``rdb_load`` runs whenever ``archive_raw`` would, and on ``--resume-from rdb_load``.
+The selection follows ``runner.rb#get_steps`` (reference §3.3), stream-mode rules included.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 BATCH_STEPS = ("staging", "enrich", "archive_raw")
+LOAD_STEP = "rdb_load"
 STREAM_STEPS = ("staging_stream_enrich",)
 FOREIGN_STEPS = (
     "shred",
@@ -28,7 +31,8 @@ FOREIGN_STEPS = (
     "archive_enriched",
     "archive_shredded",
 )
-"""EmrEtlRunner steps that snowplow-dagster does not have (no shredding, no loading)."""
+"""EmrEtlRunner steps that snowplow-dagster does not have (no shredding; loading only with a
+target)."""
 SKIPPABLE = (*BATCH_STEPS, *STREAM_STEPS, *FOREIGN_STEPS)
 RESUMABLE = (
     "enrich",
@@ -46,14 +50,16 @@ _ASSETS = {
     "staging": ("raw_logs", "staged_logs"),
     "enrich": ("enriched_events",),
     "archive_raw": ("archived_logs",),
+    "rdb_load": ("loaded_events",),
     "staging_stream_enrich": ("raw_logs", "staged_enriched"),
 }
 _RUNS_WHEN_RESUMING_FROM = {
     # Which of our steps run for each --resume-from (reference §3.3's matrix, our rows only).
-    "enrich": ("enrich", "archive_raw"),
-    "shred": ("archive_raw",),
-    "elasticsearch": ("archive_raw",),
-    "archive_raw": ("archive_raw",),
+    "enrich": ("enrich", "archive_raw", "rdb_load"),
+    "shred": ("archive_raw", "rdb_load"),
+    "elasticsearch": ("archive_raw", "rdb_load"),
+    "archive_raw": ("archive_raw", "rdb_load"),
+    "rdb_load": ("rdb_load",),
 }
 
 
@@ -90,9 +96,14 @@ def parse_steps(value: str) -> tuple[str, ...]:
 
 
 def plan_steps(
-    skip: Sequence[str] = (), resume_from: str | None = None, *, stream_mode: bool = False
+    skip: Sequence[str] = (),
+    resume_from: str | None = None,
+    *,
+    stream_mode: bool = False,
+    loading: bool = False,
 ) -> StepPlan:
-    """The steps of ours that run, or ``SelectionError`` for what EmrEtlRunner rejects."""
+    """The steps of ours that run, or ``SelectionError`` for what EmrEtlRunner rejects;
+    ``loading``: a target is configured, so ``rdb_load`` is ours."""
     if skip and resume_from:
         raise SelectionError("Invalid option: resume-from and skip are mutually exclusive")
     if resume_from is not None and resume_from not in RESUMABLE:
@@ -105,14 +116,17 @@ def plan_steps(
         raise SelectionError(
             "staging_stream_enrich is only available in Stream Enrich mode (enriched.stream)"
         )
-    ignored = [step for step in skip if step in FOREIGN_STEPS]
-    if resume_from in FOREIGN_STEPS:
+    foreign = [step for step in FOREIGN_STEPS if not (loading and step == LOAD_STEP)]
+    ignored = [step for step in skip if step in foreign]
+    if resume_from in foreign:
         ignored.append(resume_from)
     notes = tuple(
-        f"Note: snowplow-dagster has no {step} step; --skip/--resume-from {step} changes nothing"
+        f"Note: snowplow-dagster has no {step} step"
+        + (" without a storage target (-t)" if step == LOAD_STEP else "")
+        + f"; --skip/--resume-from {step} changes nothing"
         for step in dict.fromkeys(ignored)
     )
-    ours = STREAM_STEPS if stream_mode else BATCH_STEPS
+    ours = STREAM_STEPS if stream_mode else (*BATCH_STEPS, *((LOAD_STEP,) if loading else ()))
     if resume_from is not None:
         running = _RUNS_WHEN_RESUMING_FROM.get(resume_from, ())
         return StepPlan(tuple(step for step in ours if step in running), notes)

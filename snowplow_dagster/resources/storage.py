@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, NamedTuple, Protocol
+from typing import Any, BinaryIO, NamedTuple, Protocol, cast
 
 import boto3
 import botocore.session
@@ -212,6 +212,11 @@ class Storage(Protocol):
         """The whole object; for small objects (manifests, markers). Raises ``ObjectMissing``."""
         ...
 
+    def open_stream(self, obj: Location) -> BinaryIO:
+        """A file-like reader of the object, for data too big to hold (loading enriched files).
+        Raises ``ObjectMissing``; the caller closes it."""
+        ...
+
     def write(
         self, obj: Location, data: bytes, *, if_match: str | None = None, if_absent: bool = False
     ) -> str:
@@ -353,6 +358,15 @@ class S3Storage:
             if _code(error) in ("NoSuchKey", "404"):
                 raise ObjectMissing(obj) from error
             raise
+
+    def open_stream(self, obj: Location) -> BinaryIO:
+        try:
+            response = self.client.get_object(Bucket=obj.bucket, Key=obj.key)
+        except ClientError as error:
+            if _code(error) in ("NoSuchKey", "404"):
+                raise ObjectMissing(obj) from error
+            raise
+        return cast(BinaryIO, response["Body"])
 
     def write(
         self, obj: Location, data: bytes, *, if_match: str | None = None, if_absent: bool = False
@@ -621,6 +635,12 @@ class LocalStorage:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectMissing(obj) from None
         return Content(data, hashlib.md5(data, usedforsecurity=False).hexdigest())
+
+    def open_stream(self, obj: Location) -> BinaryIO:
+        try:
+            return open(_local_path(obj), "rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectMissing(obj) from None
 
     def write(
         self, obj: Location, data: bytes, *, if_match: str | None = None, if_absent: bool = False

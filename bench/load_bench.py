@@ -1,0 +1,177 @@
+"""Loading into PostgreSQL: ``load_batch`` (our COPY, streamed from storage, contexts included) vs
+``psql \\copy`` of the same files into ``atomic.events``, rows/s side by side.
+
+    .venv/bin/python bench/load_bench.py                   # 1,000,000 events (the reference size)
+    .venv/bin/python bench/load_bench.py --events 100000   # quicker
+
+A temporary PostgreSQL cluster is started as the tests start theirs (Debian's binaries, a non-root
+user when run as root) and removed at the end. The corpus: enriched events from the Python
+enrichment core with the bundled enrichments (so events carry contexts, the ua-parser derived
+context and unstruct events), a base set repeated with fresh event ids up to ``--events``, written
+as plain ``part-*`` files of 100,000 lines (what the local engine writes with
+``--output-compression none``). Not timed.
+
+Each side runs ``--repeats`` times on emptied tables; the best time counts. ``psql`` runs every
+``\\copy`` in one transaction (``-1``), as ``load_batch`` does. ``load_batch`` does more than
+``psql``: it also splits every event's contexts into their tables and COPYs those, and writes the
+manifest row; the ratio is the whole of that against the bare COPY. Target: within 1.5x.
+
+Writes ``bench/results/load-<YYYY-MM-DD>.md`` only when the machine was quiet (1-minute load
+average under ``--max-load``, default 1.5, before and after), since other work skews every figure;
+otherwise prints the table and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test fixtures' server
+from machine import describe, load_average  # bench/ is this script's folder
+
+from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
+from snowplow_dagster.loading.postgres import load_batch
+from snowplow_dagster.resources.storage import LocalStorage, Location
+from snowplow_dagster_tests.fixtures.postgres import PostgresServer, running_server
+from snowplow_dagster_tests.loading.helpers import enriched_lines
+
+RESULTS = Path(__file__).parent / "results"
+LINES_PER_FILE = 100_000
+BASE_EVENTS = 20_000
+_EVENT_ID = ENRICHED_EVENT_FIELDS.index("event_id")
+_COPY = (
+    "\\copy atomic.events FROM '{path}' WITH (FORMAT csv, DELIMITER E'\\t', QUOTE E'\\x01', "
+    "ESCAPE E'\\x02', NULL '')"
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-load", type=float, default=1.5)
+    return parser.parse_args()
+
+
+def write_corpus(good: Path, events: int) -> tuple[int, int]:
+    """(events, files) written."""
+    base = [line.split("\t") for line in enriched_lines(BASE_EVENTS, seed=1, etl_tstamp_ms=1)]
+    good.mkdir(parents=True)
+    written = 0
+    while written < events:
+        count = min(LINES_PER_FILE, events - written)
+        with open(good / f"part-{written // LINES_PER_FILE:05d}", "w") as file:
+            for index in range(written, written + count):
+                fields = base[index % len(base)]
+                fields[_EVENT_ID] = str(uuid.UUID(int=index))
+                file.write("\t".join(fields) + "\n")
+        written += count
+    (good / "_SUCCESS").write_text("")
+    return written, len(list(good.glob("part-*")))
+
+
+def empty(server: PostgresServer, database: str) -> None:
+    with server.connect(database) as connection:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'atomic'"
+        ).fetchall()
+        for (table,) in tables:
+            connection.execute(f'TRUNCATE atomic."{table}"')
+        connection.execute("VACUUM")
+
+
+def time_ours(server: PostgresServer, database: str, good: Path) -> float:
+    with psycopg.connect(server.conninfo(database)) as connection:
+        started = time.perf_counter()
+        load_batch(connection, "atomic", "bench", LocalStorage(), Location.parse(f"{good}/"))
+        return time.perf_counter() - started
+
+
+def time_psql(server: PostgresServer, database: str, good: Path) -> float:
+    script = "\n".join(_COPY.format(path=path) for path in sorted(good.glob("part-*")))
+    env = {**os.environ, "PGPASSWORD": server.password}
+    command = [
+        str(server.bin_dir / "psql"),
+        "-X",
+        "-q",
+        "-1",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        server.host,
+        "-p",
+        str(server.port),
+        "-U",
+        server.user,
+        "-d",
+        database,
+        "-c",
+        script,
+    ]
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    args = parse_args()
+    before = load_average()
+    with tempfile.TemporaryDirectory(prefix="load-bench-") as work, running_server() as server:
+        os.chmod(work, 0o755)  # psql reads the files as this user; the server never does
+        good = Path(work) / "good"
+        events, files = write_corpus(good, args.events)
+        with server.connect() as connection:
+            connection.execute("CREATE DATABASE bench")
+        ours, theirs = [], []
+        time_ours(server, "bench", good)  # creates the tables; not counted
+        for _ in range(args.repeats):
+            empty(server, "bench")
+            theirs.append(time_psql(server, "bench", good))
+            empty(server, "bench")
+            ours.append(time_ours(server, "bench", good))
+        with server.connect("bench") as connection:
+            loaded = connection.execute("SELECT count(*) FROM atomic.events").fetchone()
+        assert loaded == (events,), loaded
+    after = load_average()
+    best_ours, best_psql = min(ours), min(theirs)
+    rows = [
+        ("load_batch (events + contexts, one transaction)", best_ours),
+        ("psql \\copy (events only, one transaction)", best_psql),
+    ]
+    report = "\n".join(
+        [
+            f"# Load into PostgreSQL, {dt.date.today().isoformat()}",
+            "",
+            *(f"- {name}: {value}" for name, value in describe().items()),
+            f"- load average before / after: {before} / {after}",
+            f"- events: {events:,} in {files} files of up to {LINES_PER_FILE:,} lines; "
+            f"best of {args.repeats}",
+            "",
+            "| path | seconds | events/s |",
+            "|---|---|---|",
+            *(f"| {name} | {seconds:.2f} | {events / seconds:,.0f} |" for name, seconds in rows),
+            "",
+            f"Ratio load_batch / psql: {best_ours / best_psql:.2f}x (target: within 1.5x)",
+        ]
+    )
+    print(report)
+    quiet = max(float(before.split(",")[0]), float(after.split(",")[0])) < args.max_load
+    if quiet:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"load-{dt.date.today().isoformat()}.md").write_text(report + "\n")
+    else:
+        print(f"\nNot recorded: the machine was busy (1-minute load >= {args.max_load}).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Loading enriched batches into a database (PostgreSQL)."""
