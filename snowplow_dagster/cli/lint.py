@@ -1,9 +1,10 @@
 """``snowplow-dagster lint config|resolver|enrichments|all``: validate, touching no data.
 
 EmrEtlRunner's ``lint resolver|enrichments|all`` plus ``config`` (it checked config.yml only when
-running). ``enrichments`` lints the resolver first, as EmrEtlRunner does, then builds every
-enrichment as a Spark worker would, so a bad parameter or a missing MaxMind database shows here
-rather than in the middle of a batch. Errors name files and keys, never values.
+running; on the emr engine ``config`` covers the cluster settings too). ``enrichments`` lints the
+resolver first, as EmrEtlRunner does, then builds every enrichment as a Spark worker would, so a
+bad parameter or a missing MaxMind database shows here rather than in the middle of a batch.
+Errors name files and keys, never values.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from snowplow_dagster.enrich.enrichments.registry import (
     EnrichmentRegistry,
     load_enrichments_directory,
 )
+from snowplow_dagster.resources.emr import EmrResource
 
 TARGETS = ("config", "resolver", "enrichments", "all")
 _NEEDS = {
@@ -41,7 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def lint_config(path: Path) -> str:
+    """The whole config, and on the emr engine the cluster settings ``run`` checks before it
+    moves anything (no AWS call)."""
     config = load_config(path)
+    if config.engine == "emr":
+        EmrResource(config_path=str(path)).settings_for(config)
     for warning in config.warnings:
         print(f"Warning: {config.source}: {warning}")
     return f"Valid configuration: {config.source}"
