@@ -686,8 +686,8 @@ def test_pipeline_config_is_immutable() -> None:
         ),
         (
             {"driver_memory": "256m"},
-            "snowplow_dagster.local_spark.driver_memory: must be at least 512m: Spark will not "
-            "start a driver with less than 450 MiB of usable heap, got '256m'",
+            "snowplow_dagster.local_spark.driver_memory: must be at least 450m: Spark will not "
+            "start a driver with a smaller heap, got '256m'",
         ),
         (
             {"master": "yarn"},
@@ -703,9 +703,14 @@ def test_pipeline_config_is_immutable() -> None:
         ),
         (
             {"conf": {"spark.executor.memory": "4 GB", "executor.cores": 2}},
-            "snowplow_dagster.local_spark.conf: spark.executor.memory: must be a JVM heap size "
-            "such as 512m or 2g (digits, then k, m, g or t), got '4 GB'; executor.cores: is not a "
-            "spark.* property, which spark-submit ignores",
+            "snowplow_dagster.local_spark.conf: spark.executor.memory: must be a size such as "
+            "384m or 2g (digits, then b, k, m, g, t or p, optionally followed by b), got '4 GB'; "
+            "executor.cores: is not a spark.* property, which spark-submit ignores",
+        ),
+        (
+            {"conf": {"spark.driver.memory": "2gb"}},
+            "snowplow_dagster.local_spark.conf: spark.driver.memory: must be a JVM heap size "
+            "such as 512m or 2g (digits, then k, m, g or t), got '2gb'",
         ),
         (
             {"conf": {"spark.driver.maxResultSize": "1.5g"}},
@@ -723,7 +728,7 @@ def test_spark_settings_are_checked_as_spark_reads_them(
 @pytest.mark.parametrize(
     "local_spark",
     [
-        {"master": "local", "driver_memory": "512m"},
+        {"master": "local", "driver_memory": "450m"},
         {"master": "local[2]", "driver_memory": "1G"},
         {"master": "local[*,3]", "driver_memory": "4096M"},
         {"master": "spark://spark-a:7077,spark-b:7077", "driver_memory": "1t"},
@@ -743,8 +748,9 @@ def test_spark_defaults_bound_for_emr_are_checked_too() -> None:
     data["aws"]["emr"]["configuration"]["spark-defaults"] = {
         "spark.executor.memory": "lots",
         "spark.executor.memoryOverhead": "1g",
+        "spark.driver.memory": "2gb",  # cluster mode: Spark reads it, not the JVM
     }
     assert issues_of(data) == [
-        "aws.emr.configuration: spark-defaults: spark.executor.memory: must be a JVM heap size "
-        "such as 512m or 2g (digits, then k, m, g or t), got 'lots'"
+        "aws.emr.configuration: spark-defaults: spark.executor.memory: must be a size such as "
+        "384m or 2g (digits, then b, k, m, g, t or p, optionally followed by b), got 'lots'"
     ]

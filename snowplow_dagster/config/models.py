@@ -176,7 +176,9 @@ class EmrConfig(_Lenient):
     @field_validator("configuration")
     @classmethod
     def _spark_defaults(cls, value: dict[str, PropertyMap]) -> dict[str, PropertyMap]:
-        _spark_properties(value.get("spark-defaults", {}), "spark-defaults: ")
+        problems = spark_property_problems(value.get("spark-defaults", {}), local_driver=False)
+        if problems:
+            raise ValueError("spark-defaults: " + "; ".join(problems))
         return value
 
     @field_validator("additional_info")
@@ -283,10 +285,10 @@ class Monitoring(_Lenient):
     snowplow: SnowplowTracker | None = None
 
 
-def _spark_properties(properties: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    problems = spark_property_problems(properties)
+def _local_spark_conf(properties: dict[str, Any]) -> dict[str, Any]:
+    problems = spark_property_problems(properties, local_driver=True)
     if problems:
-        raise ValueError(prefix + "; ".join(problems))
+        raise ValueError("; ".join(problems))
     return properties
 
 
@@ -296,7 +298,7 @@ class LocalSparkSettings(_Strict):
 
     master: Annotated[str, AfterValidator(check_local_master)] = "local[*]"
     driver_memory: Annotated[str, AfterValidator(check_driver_memory)] = "2g"
-    conf: Annotated[PropertyMap, AfterValidator(_spark_properties)] = Field(default_factory=dict)
+    conf: Annotated[PropertyMap, AfterValidator(_local_spark_conf)] = Field(default_factory=dict)
 
 
 class SnowplowDagsterSettings(_Strict):

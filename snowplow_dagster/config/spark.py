@@ -5,13 +5,14 @@ without the key's name. So every setting we hand to Spark (``snowplow_dagster.lo
 the ``spark-defaults`` classification of ``aws.emr.configuration``) is checked here, by ``lint``
 and before a run moves anything.
 
-- Heap sizes (``--driver-memory``, ``spark.driver.memory``, ``spark.executor.memory``,
-  ``spark.yarn.am.memory``) become the JVM's ``-Xmx`` as written, so they take the JVM's format:
-  digits and one of ``k``, ``m``, ``g``, ``t`` (``512m``, ``2g``). A bare number is bytes to both
-  the JVM and Spark, never what was meant; ``2gb`` is refused by the JVM.
-- Other sizes (``spark.*.memoryOverhead``, ``spark.driver.maxResultSize``...) take Spark's own
-  byte strings (``JavaUtils.byteStringAs``): digits and an optional ``b``, ``k``, ``kb``, ``m``,
-  ``mb``, ``g``, ``gb``, ``t``, ``tb``, ``p`` or ``pb``.
+- The local driver's heap (``local_spark.driver_memory``, or ``spark.driver.memory`` in
+  ``local_spark.conf``) is the JVM's ``-Xmx`` as written (spark-submit's launcher passes it on),
+  so it takes the JVM's format: digits and one of ``k``, ``m``, ``g``, ``t`` (``512m``, ``2g``).
+  A bare number is bytes to the JVM, never what was meant, and ``2gb`` is refused by it.
+- Other sizes (``spark.executor.memory``, ``spark.*.memoryOverhead``, a cluster-mode driver's
+  memory...) are parsed by Spark (``JavaUtils.byteStringAs``): digits and an optional ``b``,
+  ``k``, ``kb``, ``m``, ``mb``, ``g``, ``gb``, ``t``, ``tb``, ``p`` or ``pb``; no fractions, no
+  spaces.
 - Only ``spark.*`` properties: spark-submit ignores any other ``--conf`` with a warning.
 """
 
@@ -22,11 +23,12 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-HEAP_SIZE_SETTINGS = frozenset(
-    {"spark.driver.memory", "spark.executor.memory", "spark.yarn.am.memory"}
-)
-BYTE_SIZE_SETTINGS = frozenset(
+LOCAL_DRIVER_HEAP = "spark.driver.memory"
+SIZE_SETTINGS = frozenset(
     {
+        "spark.driver.memory",
+        "spark.executor.memory",
+        "spark.yarn.am.memory",
         "spark.driver.memoryOverhead",
         "spark.executor.memoryOverhead",
         "spark.yarn.am.memoryOverhead",
@@ -36,9 +38,9 @@ BYTE_SIZE_SETTINGS = frozenset(
         "spark.sql.files.maxPartitionBytes",
     }
 )
-MIN_DRIVER_HEAP_MB = 512
-"""Spark refuses a driver heap under 450 MiB of usable memory (1.5 × its 300 MiB reserve), and
-the JVM's usable heap is a little less than ``-Xmx``."""
+MIN_DRIVER_HEAP_MB = 450
+"""Spark refuses a driver whose heap is under 1.5 × its 300 MiB reserve
+(``INVALID_DRIVER_MEMORY.SYSTEM_MEMORY``)."""
 
 _HEAP = re.compile(r"([0-9]+)([kmgt])", re.IGNORECASE)
 _BYTES = re.compile(r"[0-9]+(b|k|kb|m|mb|g|gb|t|tb|p|pb)?", re.IGNORECASE)
@@ -64,8 +66,8 @@ def check_driver_memory(value: str) -> str:
     """``local_spark.driver_memory``: the local driver's heap, where local Spark does its work."""
     if heap_size_mb(value) < MIN_DRIVER_HEAP_MB:
         raise ValueError(
-            f"must be at least {MIN_DRIVER_HEAP_MB}m: Spark will not start a driver with less "
-            f"than 450 MiB of usable heap, got {value!r}"
+            f"must be at least {MIN_DRIVER_HEAP_MB}m: Spark will not start a driver with a "
+            f"smaller heap, got {value!r}"
         )
     return value.strip()
 
@@ -81,8 +83,11 @@ def check_local_master(value: str) -> str:
     return value.strip()
 
 
-def spark_property_problems(properties: Mapping[str, str | SecretStr]) -> list[str]:
-    """``name: problem`` for each Spark property Spark would ignore or could not read.
+def spark_property_problems(
+    properties: Mapping[str, str | SecretStr], *, local_driver: bool
+) -> list[str]:
+    """``name: problem`` for each Spark property Spark would ignore or could not read;
+    ``local_driver``: the properties go to a local spark-submit, whose driver heap is ``-Xmx``.
 
     Values are quoted only for size settings, whose names do not look secret.
     """
@@ -94,11 +99,11 @@ def spark_property_problems(properties: Mapping[str, str | SecretStr]) -> list[s
         if isinstance(value, SecretStr):  # a PropertyMap's secret-looking name: not a size
             continue
         try:
-            if name in HEAP_SIZE_SETTINGS:
+            if local_driver and name == LOCAL_DRIVER_HEAP:
                 heap_size_mb(value)
-            elif name in BYTE_SIZE_SETTINGS and _BYTES.fullmatch(value.strip()) is None:
+            elif name in SIZE_SETTINGS and _BYTES.fullmatch(value.strip()) is None:
                 raise ValueError(
-                    f"must be a size such as 384m or 2g (digits, then b, k, m, g, t or p, "
+                    "must be a size such as 384m or 2g (digits, then b, k, m, g, t or p, "
                     f"optionally followed by b), got {value!r}"
                 )
         except ValueError as error:

@@ -394,7 +394,7 @@ def concatenating_raw_copy(*args: object, **kwargs: object) -> list[StepConfig]:
 
 
 @pytest.mark.spark
-@pytest.mark.parametrize("backend", ["local"], indirect=True)
+@pytest.mark.parametrize("backend", ["local", "s3"], indirect=True)
 def test_a_line_lost_before_the_job_fails_line_conservation(
     backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
