@@ -315,7 +315,7 @@ def top_counts(counts: Mapping[str, int], shown: int = UNSTRUCT_EVENTS_SHOWN) ->
     return top
 
 
-def _job_counts(tally: tuple[Any, ...], files: Mapping[str, tuple[int, int]]) -> JobCounts:
+def _job_counts(tally: tuple[Any, ...], files: Mapping[str, tuple[int | None, int]]) -> JobCounts:
     """The job's counts from the summed tally and ``files`` (each input file's id and the lines
     the JVM counted in it): every standard type listed, names bounded, every file counted."""
     lines, (types, unstruct, file_lines, file_skipped, file_output) = (
@@ -403,11 +403,12 @@ def _check_input_files(spark: SparkSession, folder: str) -> list[str]:
     while files.hasNext():
         status = files.next()
         uri = status.getPath().toString()
-        if is_invisible(uri.removeprefix(root)):
-            if status.getLen() > 0:
+        relative = uri.removeprefix(root)
+        if any(part.startswith(("_", ".")) for part in relative.split("/")):
+            if is_invisible(relative) and status.getLen() > 0:
                 invisible.append(uri)
             continue
-        visible.append(uri.removeprefix(root))
+        visible.append(relative)
         if uri.endswith(_COMPRESSED_SUFFIXES) and codecs.getCodec(status.getPath()) is None:
             undecodable.append(uri)
     if invisible:
@@ -477,9 +478,9 @@ def _read_error(spark: SparkSession, error: Py4JJavaError) -> InputReadError | N
 
 def _file_lines(
     spark: SparkSession, lines: DataFrame, folder: str, files: Iterable[str]
-) -> dict[str, tuple[int, int]]:
+) -> dict[str, tuple[int | None, int]]:
     """Each input file's id (``_file_id``) and lines, counted in the JVM alone: a second read of
-    the files that no Python code takes part in. Files without a line (empty) are at 0."""
+    the files that no Python code takes part in. A file without a line (empty) has no id."""
     root = _qualified(spark, folder)
     counted = (
         lines.select(_file_path().alias("path"), _file_id().alias("file"))
@@ -492,7 +493,7 @@ def _file_lines(
     clashes = sorted(path for path, (file, _) in found.items() if ids[file] > 1)
     if clashes:  # 64-bit ids: not for any real batch, but a count must never be shared
         raise RuntimeError(f"input files with one id, cannot count them apart: {clashes}")
-    return {path: found.get(path, (0, 0)) for path in files} | found
+    return {path: found.get(path, (None, 0)) for path in files} | found
 
 
 def _enrich(spark: SparkSession, config: JobConfig, files: Iterable[str]) -> JobCounts:

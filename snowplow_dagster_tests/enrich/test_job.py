@@ -386,6 +386,8 @@ def test_lines_are_counted_per_input_file_empty_and_oddly_named_ones_too(
         "no-final-newline.gz": gzip.compress(b"\n".join(lines[:5])),
         "i-1/with 100% odd name": b"\n".join(lines[:2] + lines[5:]) + b"\n",
         "i-1/empty.gz": gzip.compress(b""),
+        "_SUCCESS": b"",  # markers Spark does not read: not input files
+        "i-1/.ghost.crc": b"",
     }
     for name, data in files.items():
         (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
