@@ -662,3 +662,96 @@ def test_pipeline_config_is_immutable() -> None:
     assert isinstance(config, PipelineConfig)
     with pytest.raises(AttributeError):
         config.engine = "emr"  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------ settings Spark reads
+
+
+@pytest.mark.parametrize(
+    ("local_spark", "expected"),
+    [
+        (
+            {"driver_memory": "lots"},
+            "snowplow_dagster.local_spark.driver_memory: must be a JVM heap size such as 512m or "
+            "2g (digits, then k, m, g or t), got 'lots'",
+        ),
+        (
+            {"driver_memory": 2048},
+            "snowplow_dagster.local_spark.driver_memory: must be a JVM heap size such as 512m or "
+            "2g (digits, then k, m, g or t), got '2048'",
+        ),
+        (
+            {"driver_memory": "2gb"},
+            "snowplow_dagster.local_spark.driver_memory: must be a JVM heap size such as 512m or "
+            "2g (digits, then k, m, g or t), got '2gb'",
+        ),
+        (
+            {"driver_memory": "256m"},
+            "snowplow_dagster.local_spark.driver_memory: must be at least 450m: Spark will not "
+            "start a driver with a smaller heap, got '256m'",
+        ),
+        (
+            {"master": "yarn"},
+            "snowplow_dagster.local_spark.master: must be a Spark master the local engine can "
+            "use: local, local[*], local[N], local[N,maxFailures] or spark://host:port (EMR runs "
+            "on YARN with snowplow_dagster.engine: emr), got 'yarn'",
+        ),
+        (
+            {"master": "local[0]"},
+            "snowplow_dagster.local_spark.master: must be a Spark master the local engine can "
+            "use: local, local[*], local[N], local[N,maxFailures] or spark://host:port (EMR runs "
+            "on YARN with snowplow_dagster.engine: emr), got 'local[0]'",
+        ),
+        (
+            {"conf": {"spark.executor.memory": "4 GB", "executor.cores": 2}},
+            "snowplow_dagster.local_spark.conf: spark.executor.memory: must be a size such as "
+            "384m or 2g (digits, then b, k, m, g, t or p, optionally followed by b), got '4 GB'; "
+            "executor.cores: is not a spark.* property, which spark-submit ignores",
+        ),
+        (
+            {"conf": {"spark.driver.memory": "2gb"}},
+            "snowplow_dagster.local_spark.conf: spark.driver.memory: must be a JVM heap size "
+            "such as 512m or 2g (digits, then k, m, g or t), got '2gb'",
+        ),
+        (
+            {"conf": {"spark.driver.maxResultSize": "1.5g"}},
+            "snowplow_dagster.local_spark.conf: spark.driver.maxResultSize: must be a size such "
+            "as 384m or 2g (digits, then b, k, m, g, t or p, optionally followed by b), got '1.5g'",
+        ),
+    ],
+)
+def test_spark_settings_are_checked_as_spark_reads_them(
+    local_spark: dict[str, Any], expected: str
+) -> None:
+    assert issues_of(_set(batch_data(), "snowplow_dagster.local_spark", local_spark)) == [expected]
+
+
+@pytest.mark.parametrize(
+    "local_spark",
+    [
+        {"master": "local", "driver_memory": "450m"},
+        {"master": "local[2]", "driver_memory": "1G"},
+        {"master": "local[*,3]", "driver_memory": "4096M"},
+        {"master": "spark://spark-a:7077,spark-b:7077", "driver_memory": "1t"},
+        {"conf": {"spark.driver.maxResultSize": "2g", "spark.executor.memoryOverhead": "384"}},
+        {"conf": {"spark.hadoop.fs.s3a.secret.key": "not a size, and never checked as one"}},
+    ],
+)
+def test_spark_settings_spark_accepts(local_spark: dict[str, Any]) -> None:
+    config = parse_config(
+        _set(batch_data(), "snowplow_dagster.local_spark", local_spark), source="c.yml"
+    )
+    assert config.local_spark.master == local_spark.get("master", "local[*]")
+
+
+def test_spark_defaults_bound_for_emr_are_checked_too() -> None:
+    data = batch_data()
+    data["aws"]["emr"]["configuration"]["spark-defaults"] = {
+        "spark.executor.memory": "lots",
+        "spark.executor.memoryOverhead": "1g",
+        "spark.driver.memory": "2gb",  # cluster mode: Spark reads it, not the JVM
+    }
+    assert issues_of(data) == [
+        "aws.emr.configuration: spark-defaults: spark.executor.memory: must be a size such as "
+        "384m or 2g (digits, then b, k, m, g, t or p, optionally followed by b), got 'lots'"
+    ]

@@ -1,6 +1,8 @@
 """Asset checks: what a batch must satisfy before its raw data leaves processing.
 
-- ``line_conservation`` (blocking): every input line was skipped (a header) or produced output.
+- ``line_conservation`` (blocking): every object of the batch's manifest was read as a file of
+  its own, every one of its lines (as counted in the JVM alone) reached the enrichment, and each
+  was skipped (a header) or produced output.
 - ``bad_row_ratio`` (WARN): bad rows / (events + bad rows) above ``bad_row_ratio_warning``.
 - ``output_schema``: sampled good lines have 131 fields and parse with the analytics SDK.
 - ``archive_completeness`` (blocking): every manifest object is in the raw archive, once.
@@ -9,7 +11,9 @@
 import gzip
 import io
 from collections import Counter
+from collections.abc import Collection, Mapping
 from itertools import islice
+from typing import Any
 
 import dagster as dg
 from snowplow_analytics_sdk.event_transformer import transform
@@ -21,6 +25,7 @@ from snowplow_dagster.manifest import BatchState
 from snowplow_dagster.moves import run_folder
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources.steps import raw_copy_name
 from snowplow_dagster.resources.storage import Location, Storage, is_copy_of
 
 SAMPLE_LINES = 1000
@@ -30,20 +35,69 @@ large the batch (S3DistCp cuts enriched files near 24 MB)."""
 _SHOWN = 10
 
 
+def conservation_problems(
+    counts: Mapping[str, Any], expected: Collection[str]
+) -> dict[str, list[str]]:
+    """What breaks line conservation, by kind, each naming its files; none when nothing is lost.
+
+    ``expected`` are the names the batch's manifest objects have in the job's input folder. Each
+    must have been read as a file of its own (a file that joins several objects, as a byte-for-byte
+    ``--groupBy`` makes, can merge their lines and is never one of them), with as many lines
+    reaching the enrichment as Spark's reader counted in it with no Python involved, and each of
+    those skipped or given output. The totals must agree with the per-file counts too.
+    """
+    objects: Mapping[str, Mapping[str, int]] = counts.get("objects", {})
+    lost = [
+        f"{name} ({n['lines']} lines, {n['input_lines']} enriched, "
+        f"{n['skipped_lines'] + n['lines_with_output']} accounted for)"
+        for name, n in sorted(objects.items())
+        if not n["lines"] == n["input_lines"] == n["skipped_lines"] + n["lines_with_output"]
+    ]
+    totals = [
+        f"{key} {counts[key]} but {sum(n[key] for n in objects.values())} over the files"
+        for key in ("input_lines", "skipped_lines", "lines_with_output")
+        if counts[key] != sum(n[key] for n in objects.values())
+    ]
+    if counts["input_lines"] != counts["skipped_lines"] + counts["lines_with_output"]:
+        totals.append(
+            f"input_lines {counts['input_lines']} but "
+            f"{counts['skipped_lines'] + counts['lines_with_output']} skipped or with output"
+        )
+    return {
+        "objects_not_read": sorted(set(expected) - objects.keys()),
+        "unexpected_files": sorted(objects.keys() - set(expected)),
+        "objects_losing_lines": lost,
+        "totals": totals,
+    }
+
+
 @dg.asset_check(asset=enriched_events, blocking=True, partitions_def=batches)
 def line_conservation(
     context: dg.AssetCheckExecutionContext, pipeline: SnowplowPipeline
 ) -> dg.AssetCheckResult:
-    """Input lines = skipped lines + lines with output, from the job's counts file: no line lost."""
-    counts = read_counts(pipeline.storage(), pipeline.config, context.partition_key)
+    """No line lost between the manifest's objects and the output (``conservation_problems``)."""
+    config = pipeline.config
+    storage = pipeline.storage()
+    batch = context.partition_key
+    counts = read_counts(storage, config, batch)
+    manifest = pipeline.manifest_store(storage).load(batch)
+    assert config.collector_format is not None  # batch mode: enriched_events requires it
+    expected = [raw_copy_name(config.collector_format, entry.path) for entry in manifest.entries]
+    problems = conservation_problems(counts, expected)
     accounted = counts["skipped_lines"] + counts["lines_with_output"]
     return dg.AssetCheckResult(
-        passed=counts["input_lines"] == accounted,
+        passed=not any(problems.values()),
+        description="; ".join(
+            f"{name}: {', '.join(items[:_SHOWN])}" for name, items in problems.items() if items
+        )
+        or None,
         metadata={
+            "manifest_objects": dg.MetadataValue.int(manifest.files),
             "input_lines": dg.MetadataValue.int(counts["input_lines"]),
             "skipped_lines": dg.MetadataValue.int(counts["skipped_lines"]),
             "lines_with_output": dg.MetadataValue.int(counts["lines_with_output"]),
             "lost_lines": dg.MetadataValue.int(counts["input_lines"] - accounted),
+            **{name: dg.MetadataValue.int(len(items)) for name, items in problems.items()},
         },
     )
 

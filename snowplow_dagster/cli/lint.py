@@ -1,13 +1,13 @@
 """``snowplow-dagster lint config|resolver|enrichments|targets|all``: validate, touching no data.
 
 EmrEtlRunner's ``lint resolver|enrichments|all`` plus ``config`` (it checked config.yml only when
-running). ``resolver`` also asks every repository for one schema and says which answer (one that
-does not is a warning: the run may still find its schemas elsewhere). ``enrichments`` lints the
-resolver first, as EmrEtlRunner does, validates each enrichment JSON against its schema when the
-resolver finds it, then builds every enrichment as a Spark worker would, so a bad parameter or a
-missing MaxMind database shows here rather than in the middle of a batch. ``targets`` checks the
-storage targets folder (``all`` too, when ``-t`` is given) without connecting. Errors name files
-and keys, never values.
+running; on the emr engine ``config`` covers the cluster settings too). ``resolver`` also asks
+every repository for one schema and says which answer (one that does not is a warning: the run may
+still find its schemas elsewhere). ``enrichments`` lints the resolver first, as EmrEtlRunner does,
+validates each enrichment JSON against its schema when the resolver finds it, then builds every
+enrichment as a Spark worker would, so a bad parameter or a missing MaxMind database shows here
+rather than in the middle of a batch. ``targets`` checks the storage targets folder (``all`` too,
+when ``-t`` is given) without connecting. Errors name files and keys, never values.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from snowplow_dagster.enrich.enrichments.registry import (
 from snowplow_dagster.enrich.iglu import parse_schema_uri
 from snowplow_dagster.enrich.iglu_resolver import Resolver
 from snowplow_dagster.enrich.iglu_validation import IgluValidator
+from snowplow_dagster.resources.emr import EmrResource
 
 TARGETS = ("config", "resolver", "enrichments", "targets", "all")
 _NEEDS = {
@@ -58,7 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def lint_config(path: Path) -> str:
+    """The whole config, and on the emr engine the cluster settings ``run`` checks before it
+    moves anything (no AWS call)."""
     config = load_config(path)
+    if config.engine == "emr":
+        EmrResource().settings_for(config)
     for warning in config.warnings:
         print(f"Warning: {config.source}: {warning}")
     return f"Valid configuration: {config.source}"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     ByteSize,
     Field,
     SecretStr,
@@ -28,6 +29,11 @@ from snowplow_dagster.config.base import (
 )
 from snowplow_dagster.config.credentials import _credentials
 from snowplow_dagster.config.locations import location_conflicts
+from snowplow_dagster.config.spark import (
+    check_driver_memory,
+    check_local_master,
+    spark_property_problems,
+)
 
 
 class RawBuckets(_Strict):
@@ -167,6 +173,14 @@ class EmrConfig(_Lenient):
             raise ValueError("placement and ec2_subnet_id are mutually exclusive; set one")
         return value
 
+    @field_validator("configuration")
+    @classmethod
+    def _spark_defaults(cls, value: dict[str, PropertyMap]) -> dict[str, PropertyMap]:
+        problems = spark_property_problems(value.get("spark-defaults", {}), local_driver=False)
+        if problems:
+            raise ValueError("spark-defaults: " + "; ".join(problems))
+        return value
+
     @field_validator("additional_info")
     @classmethod
     def _json(cls, value: str | None) -> str | None:
@@ -271,10 +285,20 @@ class Monitoring(_Lenient):
     snowplow: SnowplowTracker | None = None
 
 
+def _local_spark_conf(properties: dict[str, Any]) -> dict[str, Any]:
+    problems = spark_property_problems(properties, local_driver=True)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return properties
+
+
 class LocalSparkSettings(_Strict):
-    master: str = "local[*]"
-    driver_memory: str = "2g"
-    conf: PropertyMap = Field(default_factory=dict)
+    """What the local engine gives spark-submit; ``snowplow_dagster.config.spark`` says why each
+    value is checked as it is."""
+
+    master: Annotated[str, AfterValidator(check_local_master)] = "local[*]"
+    driver_memory: Annotated[str, AfterValidator(check_driver_memory)] = "2g"
+    conf: Annotated[PropertyMap, AfterValidator(_local_spark_conf)] = Field(default_factory=dict)
 
 
 class EmrEngineSettings(_Strict):

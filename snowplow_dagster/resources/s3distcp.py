@@ -225,11 +225,20 @@ def plan_outputs(options: S3DistCpOptions, files: Iterable[SourceFile]) -> list[
     return outputs
 
 
+def copied_name(relative: str, output_codec: str) -> str:
+    """The name a file copied without ``--groupBy`` gets under ``--dest`` with
+    ``--outputCodec output_codec``: ``none`` drops a codec extension, ``gz`` ensures ``.gz``."""
+    codec = _OUTPUT_CODECS[output_codec.lower()]
+    if codec == "keep":
+        return relative
+    return _output_name(relative, 0, "gzip" if codec == "gzip" else None)
+
+
 def _single_output(source: SourceFile, codec: OutputCodec) -> Output:
     if codec == "keep":
         return Output(source.relative, (source,), source.codec)
     target: Codec | None = "gzip" if codec == "gzip" else None
-    return Output(_output_name(source.relative, 0, target), (source,), target)
+    return Output(copied_name(source.relative, codec), (source,), target)
 
 
 def _grouped_outputs(files: list[SourceFile], options: S3DistCpOptions) -> list[Output]:

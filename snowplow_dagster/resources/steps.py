@@ -15,6 +15,9 @@ Where we differ from EmrEtlRunner, and why:
 - ``--counts-file`` writes the job's line counts to ``<manifests>enrich_counts/<run id>.json``
   (``counts_location``), beside the batch's manifest and markers: the line-conservation check
   reads it, and no Snowplow tool lists the manifests location as data.
+- The raw copy never groups files (EmrEtlRunner's ``--groupBy`` for CloudFront): S3DistCp joins a
+  group byte for byte, which merges two files' lines when one lacks a final newline. Each raw
+  object is one HDFS file; see ``_raw_copy_extras``.
 - Every step defaults to ``CANCEL_AND_WAIT``: a failure cancels the rest of the batch's steps on
   a persistent cluster, and a transient cluster with nothing left to run terminates anyway.
 """
@@ -26,6 +29,7 @@ from typing import TypedDict
 
 from snowplow_dagster.config import PipelineConfig
 from snowplow_dagster.resources.engine import ActionOnFailure, StepConfig
+from snowplow_dagster.resources.s3distcp import copied_name
 
 COMMAND_RUNNER = "command-runner.jar"
 DEFAULT_HDFS_ROOT = "hdfs:///local/snowplow"
@@ -36,9 +40,6 @@ ENRICHED_TO_S3 = "[enrich] spark: Enriched HDFS -> S3"
 SUCCESS_TO_S3 = "[enrich] spark: Enriched HDFS _SUCCESS -> S3"
 """EmrEtlRunner's names, "spark:" on the copies included, so the EMR console reads as it did."""
 
-CLOUDFRONT_GROUP_BY = r".*([0-9]+-[0-9]+-[0-9]+)-[0-9]+.*"
-"""One group per day of CloudFront's ``<dist>.<yyyy-MM-dd-HH>.<id>.gz`` names (sp#207)."""
-URBANAIRSHIP_GROUP_BY = r".*\/(\w+)\/.*"
 PART_GROUP_BY = r".*(part-)\d+-(.*)"
 """Spark's ``part-NNNNN-<job>...`` files of one job into ~24 MB files (sp#3940)."""
 SUCCESS_PATTERN = ".*_SUCCESS"
@@ -139,32 +140,34 @@ def s3_endpoint(region: str | None) -> str | None:
 
 
 class _RawCopyExtras(TypedDict, total=False):
-    group_by: str
-    target_size_mb: int
     output_codec: str
 
 
 def _raw_copy_extras(collector_format: str) -> _RawCopyExtras:
-    """The per-format ``s3_dist_cp_step`` options of EmrEtlRunner's raw-to-HDFS copy.
+    """The per-format ``s3_dist_cp_step`` options of the raw-to-HDFS copy.
 
-    CloudFront logs (and UrbanAirship files) are small and many: they are crushed into ~128 MB
-    files per day (per app) on the way in. Clojure collector logs are un-gzipped instead, since
-    gzip cannot be split (sp#3525). Other formats are copied as they are.
+    Every raw object becomes one HDFS file of its own: the copy never groups. EmrEtlRunner crushed
+    CloudFront (and UrbanAirship) files into ~128 MB files with ``--groupBy``, but S3DistCp
+    concatenates a group byte for byte, so a file without a final newline had its last line joined
+    to the next file's first, and an event vanished without a count noticing (issue 9). Grouping
+    bought fewer, larger Spark tasks; Spark's file source packs small files into tasks of
+    ``spark.sql.files.maxPartitionBytes`` (128 MB) by itself, without touching their bytes, and
+    gzip files are copied as they are instead of decompressed and compressed again. One file per
+    object also lets the job count lines per object, which line conservation compares with the
+    batch's manifest.
 
-    EmrEtlRunner wrote the crushed files as LZO, which Spark reads only through hadoop-lzo's
-    codec: a GPL library outside Apache Hadoop that an EMR release need not register, and without
-    it the job refuses the files. Gzip needs no extra codec, and a ~128 MB file is one task
-    either way.
+    Clojure collector logs are still un-gzipped on the way in, since gzip cannot be split
+    (sp#3525); each stays its own file.
     """
-    if collector_format == "cloudfront" or collector_format.startswith(
-        "tsv/com.amazon.aws.cloudfront/"
-    ):
-        return {"group_by": CLOUDFRONT_GROUP_BY, "target_size_mb": 128, "output_codec": "gz"}
-    if collector_format.startswith("ndjson/com.urbanairship.connect/"):
-        return {"group_by": URBANAIRSHIP_GROUP_BY, "target_size_mb": 128, "output_codec": "gz"}
     if collector_format == "clj-tomcat":
         return {"output_codec": "none"}
     return {}
+
+
+def raw_copy_name(collector_format: str, path: str) -> str:
+    """The name a staged object (``path`` under ``run=ID/``) has on HDFS after the raw copy."""
+    codec = _raw_copy_extras(collector_format).get("output_codec")
+    return path if codec is None else copied_name(path, codec)
 
 
 def enrich_steps(

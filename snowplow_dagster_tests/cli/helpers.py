@@ -42,11 +42,13 @@ class LineCountingEngine:
         by_name = {step["Name"]: step for step in steps}
         raw = Location.parse(step_arg(by_name[RAW_TO_HDFS], "--src")).folder()
         storage = storage_for(raw)
-        lines = [
-            line
+        per_file = {
+            raw.relative(info.key): gzip.decompress(
+                storage.read(raw.object(info.key)).data
+            ).splitlines()
             for info in storage.list(raw)
-            for line in gzip.decompress(storage.read(raw.object(info.key)).data).splitlines()
-        ]
+        }
+        lines = [line for file_lines in per_file.values() for line in file_lines]
         good = Location.parse(step_arg(by_name[ENRICHED_TO_S3], "--dest")).folder()
         storage.write(good.join("part-00000"), b"".join(line + b"\n" for line in lines))
         storage.write(good.join("_SUCCESS"), b"")
@@ -61,6 +63,15 @@ class LineCountingEngine:
                     "lines_with_output": n,
                     "good_events": n,
                     "bad_rows": 0,
+                    "objects": {
+                        name: {
+                            "lines": len(file_lines),
+                            "input_lines": len(file_lines),
+                            "skipped_lines": 0,
+                            "lines_with_output": len(file_lines),
+                        }
+                        for name, file_lines in per_file.items()
+                    },
                 }
             ).encode(),
         )

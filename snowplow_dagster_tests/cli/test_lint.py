@@ -133,3 +133,42 @@ def test_a_broken_resolver_and_missing_flags_exit_1(
 
     assert main(["lint", "enrichments", "-r", str(SAMPLE_RESOLVER)]) == 1
     assert "needs -n/--enrichments" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "driver_memory: 2g",
+            "driver_memory: lots",
+            "snowplow_dagster.local_spark.driver_memory: must be a JVM heap size",
+        ),
+        ("master: local[2]", "master: yarn", "snowplow_dagster.local_spark.master: must be"),
+    ],
+)
+def test_spark_settings_fail_the_lint_naming_their_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, expected: str
+) -> None:
+    config = tmp_path / "config.yml"
+    text = SAMPLE_CONFIG.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new))
+
+    assert main(["lint", "config", "-c", str(config)]) == 1
+
+    assert expected in capsys.readouterr().err
+
+
+def test_emr_cluster_settings_fail_the_lint_on_the_emr_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SNOWPLOW_ACCESS_KEY", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SNOWPLOW_SECRET_KEY", SECRET)
+    sample = SAMPLE_CONFIG.with_name("config.emr.yml")
+    config = tmp_path / "config.yml"
+    config.write_text(sample.read_text().replace("ami_version: 7.5.0", "ami_version: 6.15.0"))
+
+    assert main(["lint", "config", "-c", str(sample)]) == 0
+    assert main(["lint", "config", "-c", str(config)]) == 1
+
+    assert "aws.emr.ami_version: EMR release 6.15.0 is too old" in capsys.readouterr().err

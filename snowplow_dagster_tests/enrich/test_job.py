@@ -374,3 +374,40 @@ def test_main_exit_codes_and_messages(tmp_path, enrichments, monkeypatch, capsys
     assert capsys.readouterr().err.endswith(
         "cannot read input file hdfs:///raw/cut.gz: java.io.EOFException\n"
     )
+
+
+@pytest.mark.spark
+def test_lines_are_counted_per_input_file_empty_and_oddly_named_ones_too(
+    spark, tmp_path, enrichments
+):
+    [generated] = write_log_files(tmp_path / "gen", "cloudfront", 6, seed=3)
+    lines = gzip.decompress(generated.read_bytes()).splitlines()  # 2 headers, 6 events
+    files = {
+        "no-final-newline.gz": gzip.compress(b"\n".join(lines[:5])),
+        "i-1/with 100% odd name": b"\n".join(lines[:2] + lines[5:]) + b"\n",
+        "i-1/empty.gz": gzip.compress(b""),
+        "_SUCCESS": b"",  # markers Spark does not read: not input files
+        "i-1/.ghost.crc": b"",
+    }
+    for name, data in files.items():
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(data)
+
+    counts = run_job(job_args(tmp_path, "cloudfront", enrichments), spark)
+
+    assert counts.objects == {
+        "i-1/empty.gz": {"lines": 0, "input_lines": 0, "skipped_lines": 0, "lines_with_output": 0},
+        "i-1/with 100% odd name": {
+            "lines": 5,
+            "input_lines": 5,
+            "skipped_lines": 2,
+            "lines_with_output": 3,
+        },
+        "no-final-newline.gz": {
+            "lines": 5,
+            "input_lines": 5,
+            "skipped_lines": 2,
+            "lines_with_output": 3,
+        },
+    }
+    assert (counts.input_lines, counts.good_events) == (10, 6)

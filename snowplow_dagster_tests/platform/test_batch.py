@@ -1,6 +1,7 @@
 """Whole batches through Dagster on the embedded default: claim, stage, enrich (local Spark),
 archive, checks; a re-enrichment backfill; Stream Enrich mode; and the same on the S3 server."""
 
+import gzip
 import json
 import logging
 import threading
@@ -13,12 +14,14 @@ import pytest
 from pydantic import Field
 
 from snowplow_dagster.assets import all_assets, archived, asset_checks, enriched
+from snowplow_dagster.assets.checks import conservation_problems
+from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.jobs import jobs
 from snowplow_dagster.passes import PassResult, run_pass
 from snowplow_dagster.resources.emr_runner import EmrClusterEnded
 from snowplow_dagster.resources.engine import StepConfig, StepFailed, StepResult
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3
+from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS, enrich_steps
 from snowplow_dagster.resources.storage import Location, storage_for
 from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.platform.helpers import (
@@ -170,7 +173,7 @@ FAILURES = {
 
 class ScriptedEngine:
     """Writes the counts file and good lines where the steps say (no Spark), or raises one of
-    ``FAILURES``."""
+    ``FAILURES``. Counts without per-file counts get them: the totals, on the batch's one file."""
 
     def __init__(self, counts: dict[str, int], good_lines: list[str], failure: str | None) -> None:
         self.counts = counts
@@ -189,7 +192,12 @@ class ScriptedEngine:
         by_name = {step["Name"]: step for step in steps}
         counts_file = Location.parse(step_arg(by_name[ENRICH], "--counts-file"))
         storage = storage_for(counts_file)
-        storage.write(counts_file, json.dumps(self.counts).encode())
+        raw = Location.parse(step_arg(by_name[RAW_TO_HDFS], "--src")).folder()
+        [name] = [raw.relative(info.key) for info in storage.list(raw)]
+        keys = ("input_lines", "skipped_lines", "lines_with_output")
+        per_file = {"lines": self.counts["input_lines"], **{k: self.counts[k] for k in keys}}
+        counts = {"objects": {name: per_file}, **self.counts}
+        storage.write(counts_file, json.dumps(counts).encode())
         good = Location.parse(step_arg(by_name[ENRICHED_TO_S3], "--dest"))
         storage.write(
             good.join("part-00000"), "".join(f"{line}\n" for line in self.good_lines).encode()
@@ -357,3 +365,98 @@ def test_a_resume_does_not_go_past_a_failed_blocking_check(
         [result] = again.results
         assert materialised(result) == ["archived_logs", "enriched_events"]
         assert check_outcomes(result)["line_conservation"] is True
+
+
+# ------------------------------------------------------------- line conservation, lines lost
+
+
+def put_same_hour_files(backend: Backend, tmp_path: Path) -> int:
+    """Two CloudFront files of one hour in ``in/``, the first without a final newline; returns
+    their physical lines."""
+    [generated] = write_log_files(tmp_path / "same-hour", "cloudfront", 10, seed=9)
+    lines = gzip.decompress(generated.read_bytes()).splitlines()
+    first, second = lines[:7], lines[:2] + lines[7:]
+    backend.put("in/E2SAMEHOUR.2026-11-21-10.aaaaaaaa.gz", gzip.compress(b"\n".join(first)))
+    backend.put("in/E2SAMEHOUR.2026-11-21-10.bbbbbbbb.gz", gzip.compress(b"\n".join(second)))
+    return len(first) + len(second)
+
+
+CLOUDFRONT_GROUP_BY = r".*([0-9]+-[0-9]+-[0-9]+)-[0-9]+.*"
+"""EmrEtlRunner's raw-copy ``--groupBy`` for CloudFront: one group per day (sp#207)."""
+
+
+def concatenating_raw_copy(*args: object, **kwargs: object) -> list[StepConfig]:
+    """The step list with the raw copy grouping files byte for byte, as S3DistCp's ``--groupBy``
+    does: an injected loss, the one EmrEtlRunner's CloudFront step list had."""
+    steps = enrich_steps(*args, **kwargs)  # type: ignore[arg-type]
+    steps[0]["HadoopJarStep"]["Args"] += ["--groupBy", CLOUDFRONT_GROUP_BY, "--outputCodec", "gz"]
+    return steps
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("backend", ["local", "s3"], indirect=True)
+def test_a_line_lost_before_the_job_fails_line_conservation(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(enriched, "enrich_steps", concatenating_raw_copy)
+    with dg.instance_for_test() as instance:
+        lines = put_same_hour_files(backend, tmp_path)
+
+        done = run_pass(instance, pipeline_for(tmp_path, backend.root))
+
+        assert not done.success
+        [batch] = done.batches
+        [result] = done.results
+        [conservation] = [
+            e for e in result.get_asset_check_evaluations() if e.check_name == "line_conservation"
+        ]
+        assert conservation.passed is False
+        metadata = {key: value.value for key, value in conservation.metadata.items()}
+        assert metadata["manifest_objects"] == 2
+        assert metadata["objects_not_read"] == 2  # read as one grouped file instead
+        assert metadata["unexpected_files"] == 1
+        assert enriched_metadata(result)["input_lines"] == lines - 1
+        assert result.asset_materializations_for_node("archived_logs") == []
+        assert len(backend.objects(f"processing/run={batch}/")) == 2
+
+
+def per_file(lines: int, enriched: int, skipped: int, with_output: int) -> dict[str, int]:
+    return {
+        "lines": lines,
+        "input_lines": enriched,
+        "skipped_lines": skipped,
+        "lines_with_output": with_output,
+    }
+
+
+def totals(*files: dict[str, int]) -> dict[str, int]:
+    keys = ("input_lines", "skipped_lines", "lines_with_output")
+    return {key: sum(f[key] for f in files) for key in keys}
+
+
+def test_conservation_names_each_object_that_lost_a_line() -> None:
+    a, b = per_file(7, 7, 2, 5), per_file(7, 6, 2, 4)  # b: a line read, never enriched
+    counts = {**totals(a, b), "objects": {"a.gz": a, "b.gz": b}}
+
+    problems = conservation_problems(counts, ["a.gz", "b.gz"])
+
+    assert problems == {
+        "objects_not_read": [],
+        "unexpected_files": [],
+        "objects_losing_lines": ["b.gz (7 lines, 6 enriched, 6 accounted for)"],
+        "totals": [],
+    }
+    whole = {**totals(a, a), "objects": {"a.gz": a, "c.gz": a}}
+    assert conservation_problems(whole, ["a.gz", "b.gz", "c.gz"])["objects_not_read"] == ["b.gz"]
+    assert not any(conservation_problems(whole, ["a.gz", "c.gz"]).values())
+
+
+def test_conservation_holds_the_totals_to_the_files_and_to_themselves() -> None:
+    a = per_file(3, 3, 0, 3)
+    dropped = {"input_lines": 4, "skipped_lines": 0, "lines_with_output": 3, "objects": {"a": a}}
+    assert conservation_problems(dropped, ["a"])["totals"] == [
+        "input_lines 4 but 3 over the files",
+        "input_lines 4 but 3 skipped or with output",
+    ]
+    no_files = {**totals(a), "objects": {}}
+    assert conservation_problems(no_files, ["a"])["objects_not_read"] == ["a"]

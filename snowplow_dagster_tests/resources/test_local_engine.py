@@ -328,3 +328,49 @@ def test_what_the_engine_leaves_unset_comes_from_the_configs_local_spark_section
     assert engine.spark_conf == {"spark.hadoop.fs.s3a.secret.key": "s"}
     assert (overridden.spark_master, overridden.driver_memory) == ("local[1]", "3g")
     assert overridden.spark_conf == {}
+
+
+def stage_same_hour_files(backend: Backend, tmp_path: Path) -> tuple[list[str], list[bytes]]:
+    """Two CloudFront files of one hour in ``processing/run=ID/``, the first without a final
+    newline (as a truncated or hand-made upload can be): what a byte-for-byte ``--groupBy``
+    would join into one line. Returns their names and lines (headers included)."""
+    [generated] = write_log_files(tmp_path / "same-hour", "cloudfront", 10, seed=9)
+    headers, events = [], []
+    for line in gzip.decompress(generated.read_bytes()).splitlines():
+        (headers if line.startswith(b"#") else events).append(line)
+    names = ["E2SAMEHOUR.2026-11-21-10.aaaaaaaa.gz", "E2SAMEHOUR.2026-11-21-10.bbbbbbbb.gz"]
+    first, second = headers + events[:5], headers + events[5:]
+    backend.put(f"processing/{RUN}{names[0]}", gzip.compress(b"\n".join(first)))
+    backend.put(f"processing/{RUN}{names[1]}", gzip.compress(b"\n".join(second) + b"\n"))
+    return names, first + second
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("backend", ["s3", "local"], indirect=True)
+def test_files_of_one_hour_without_a_final_newline_keep_every_event(
+    backend: Backend, tmp_path: Path, engine: LocalEngine
+) -> None:
+    names, lines = stage_same_hour_files(backend, tmp_path)
+    config = pipeline_config(backend.root, "cloudfront")
+    steps = enrich_steps(
+        config,
+        batch_id=BATCH,
+        input_folder=f"{config.locations.raw_processing}{RUN}",
+        enrichments_b64=encode(load_enrichments_directory(SAMPLE_ENRICHMENTS)),
+        resolver_b64=encode(load_resolver(SAMPLE_RESOLVER)),
+        etl_tstamp_ms=1_700_000_000_000,
+        app_uri="s3://assets/snowplow-dagster/job.py",
+        py_files_uri="s3://assets/snowplow-dagster/deps.zip",
+    )
+
+    engine.run_steps(steps, log=LOG)
+
+    counts = json.loads(backend.objects(f"logs/manifests/enrich_counts/{BATCH}.json").popitem()[1])
+    assert (counts["input_lines"], counts["skipped_lines"]) == (len(lines), 4)
+    assert (counts["good_events"], counts["bad_rows"]) == (10, 0)
+    events = gunzipped_lines(backend.objects(f"enriched/good/{RUN}"))
+    assert len(events) == 10
+    assert counts["objects"] == {
+        names[0]: {"lines": 7, "input_lines": 7, "skipped_lines": 2, "lines_with_output": 5},
+        names[1]: {"lines": 7, "input_lines": 7, "skipped_lines": 2, "lines_with_output": 5},
+    }

@@ -16,7 +16,7 @@ from snowplow_dagster.resources.s3distcp import (
     parse_args,
     run_s3_dist_cp,
 )
-from snowplow_dagster.resources.steps import CLOUDFRONT_GROUP_BY, PART_GROUP_BY
+from snowplow_dagster.resources.steps import PART_GROUP_BY
 from snowplow_dagster_tests.fixtures.s3 import Backend
 
 
@@ -72,6 +72,10 @@ def test_src_pattern_is_a_full_match_on_the_whole_path(backend: Backend, tmp_pat
         copy(tmp_path, src, "hdfs:///c/", "--srcPattern", "i-1/.*")
 
 
+CLOUDFRONT_GROUP_BY = r".*([0-9]+-[0-9]+-[0-9]+)-[0-9]+.*"
+"""EmrEtlRunner's one group per day of CloudFront logs (sp#207), no longer in our step list."""
+
+
 def test_group_by_day_concatenates_cloudfront_logs_as_gzip_for_lzo(
     backend: Backend, tmp_path: Path
 ) -> None:
@@ -97,6 +101,19 @@ def test_group_by_day_concatenates_cloudfront_logs_as_gzip_for_lzo(
     assert gzip.decompress(written["6-11-21.gz"]) == lines(3, "a") + lines(2, "b")
     assert gzip.decompress(written["i-1/6-11-22.gz"]) == lines(4, "c")
     assert (report.files_in, report.files_out) == (3, 2)
+
+
+def test_group_by_joins_files_byte_for_byte_as_s3distcp_does(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """Faithful to S3DistCp, a file without a final newline runs into the next one: why the raw
+    copy of our step list never groups (see ``steps._raw_copy_extras``)."""
+    backend.put("in/E1.2026-11-21-10.aaa", b"a1\na2")
+    backend.put("in/E1.2026-11-21-10.bbb", b"b1\n")
+
+    copy(tmp_path, backend.location("in/").uri, "hdfs:///raw/", "--groupBy", CLOUDFRONT_GROUP_BY)
+
+    assert hdfs_files(tmp_path, "raw") == {"6-11-21": b"a1\na2b1\n"}
 
 
 def test_target_size_splits_a_group_into_numbered_files(backend: Backend, tmp_path: Path) -> None:

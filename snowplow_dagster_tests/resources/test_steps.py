@@ -10,6 +10,7 @@ from snowplow_dagster.config import PipelineConfig, load_config, load_config_tex
 from snowplow_dagster.resources.steps import (
     counts_location,
     enrich_steps,
+    raw_copy_name,
     s3_dist_cp_step,
     spark_enrich_step,
 )
@@ -62,9 +63,6 @@ def test_emr_sample_cloudfront_gzip_is_emretlrunners_sequence() -> None:
             "s3-dist-cp",
             "--src", f"s3://acme-snowplow-etl/processing/{RUN}",
             "--dest", "hdfs:///local/snowplow/raw-events/",
-            "--groupBy", ".*([0-9]+-[0-9]+-[0-9]+)-[0-9]+.*",
-            "--targetSize", "128",
-            "--outputCodec", "gz",
             "--s3Endpoint", ENDPOINT,
         ],
         [
@@ -103,12 +101,7 @@ def test_emretlrunner_sample_filled_in_gives_the_same_steps_on_its_buckets() -> 
     raw, spark, enriched, success = args(steps_for(emretlrunner_sample()))
 
     assert raw[:5] == ["s3-dist-cp", "--src", f"s3://acme-etl/processing/{RUN}", "--dest", raw[4]]
-    assert raw[5:] == [
-        "--groupBy", ".*([0-9]+-[0-9]+-[0-9]+)-[0-9]+.*",
-        "--targetSize", "128",
-        "--outputCodec", "gz",
-        "--s3Endpoint", ENDPOINT,
-    ]  # fmt: skip
+    assert raw[5:] == ["--s3Endpoint", ENDPOINT]
     assert spark[spark.index("--bad-folder") + 1] == f"s3://acme-out/enriched/bad/{RUN}"
     assert spark[spark.index("--counts-file") + 1] == (
         f"s3://acme-logs/manifests/enrich_counts/{BATCH}.json"
@@ -119,27 +112,26 @@ def test_emretlrunner_sample_filled_in_gives_the_same_steps_on_its_buckets() -> 
 
 
 @pytest.mark.parametrize(
-    ("collector_format", "extras"),
+    ("collector_format", "extras", "hdfs_name"),
     [
-        (
-            "tsv/com.amazon.aws.cloudfront/wd_access_log",
-            ["--groupBy", ".*([0-9]+-[0-9]+-[0-9]+)-[0-9]+.*", "--targetSize", "128",
-             "--outputCodec", "gz"],
-        ),
-        (
-            "ndjson/com.urbanairship.connect/v1",
-            ["--groupBy", r".*\/(\w+)\/.*", "--targetSize", "128", "--outputCodec", "gz"],
-        ),
-        ("clj-tomcat", ["--outputCodec", "none"]),
-        ("ndjson/com.acme/v1", []),
+        ("cloudfront", [], "E2.2026-11-21-10.a.gz"),
+        ("tsv/com.amazon.aws.cloudfront/wd_access_log", [], "E2.2026-11-21-10.a.gz"),
+        ("ndjson/com.urbanairship.connect/v1", [], "E2.2026-11-21-10.a.gz"),
+        ("clj-tomcat", ["--outputCodec", "none"], "E2.2026-11-21-10.a"),
+        ("ndjson/com.acme/v1", [], "E2.2026-11-21-10.a.gz"),
     ],
-)  # fmt: skip
-def test_raw_copy_extras_per_collector_format(collector_format: str, extras: list[str]) -> None:
+)
+def test_the_raw_copy_never_groups_files(
+    collector_format: str, extras: list[str], hdfs_name: str
+) -> None:
+    """S3DistCp's --groupBy concatenates byte for byte, joining the last line of a file without a
+    final newline to the next file's first: raw objects are copied one file each."""
     config = emretlrunner_sample(("format: cloudfront", f"format: {collector_format}"))
     raw, spark, *_ = args(steps_for(config))
 
     assert raw[5:] == [*extras, "--s3Endpoint", ENDPOINT]
     assert spark[spark.index("--input-format") + 1] == collector_format
+    assert raw_copy_name(collector_format, "E2.2026-11-21-10.a.gz") == hdfs_name
 
 
 def test_no_compression_leaves_the_codec_out_of_the_enriched_copy() -> None:
