@@ -3,6 +3,10 @@
 The same claim and decision as a sensor tick (``sensors.claim_tick``), with the runs executed in
 this process against the given instance, so they show in the UI as the sensor's runs do.
 
+Each run's pool slots are taken before it starts and whatever it holds is freed once it ended
+(``pools.py``), so a run never waits for a slot inside Dagster's executor, and no ended run keeps
+one.
+
 A resumed batch runs only what it still needs (``still_to_run``): a batch that failed at archiving
 is archived, not enriched again. Rerunning more would be correct too (staging and archiving are
 idempotent, enrichment replaces its output), but would redo a Spark job for nothing.
@@ -10,7 +14,8 @@ idempotent, enrichment replaces its output), but would redo a Spark job for noth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +23,7 @@ import dagster as dg
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from snowplow_dagster import pools
 from snowplow_dagster.assets import all_assets, asset_checks
 from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, STREAM_JOB
 from snowplow_dagster.jobs import jobs
@@ -51,6 +57,8 @@ def run_pass(
     assets: Sequence[str] | None = None,
     claim_new: bool = True,
     now: datetime | None = None,
+    waiting: Callable[[str, list[str]], None] = lambda pool, holders: None,
+    checkpoint: Callable[[], None] = lambda: None,
 ) -> PassResult:
     """Claim (unless ``claim_new`` is False), then run the mode's job, or only its ``assets``, for
     every new batch, every batch claimed without a run, and ``resume`` (batches whose earlier run
@@ -59,6 +67,9 @@ def run_pass(
     A resumed batch runs only the selected assets it still needs (``still_to_run``), and is left
     out when that is none of them. ``PassResult.batches`` empty means there was nothing to do
     (EmrEtlRunner's exit 3).
+
+    ``waiting(pool, holders)``: a run has to wait for a slot of ``pool``. ``checkpoint()`` is
+    called after each run: an exception from it (a signal that came during the run) ends the pass.
     """
     job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
     job = dg.Definitions(
@@ -80,17 +91,36 @@ def run_pass(
             plans[batch] = left
     todo = tuple(plans)
     instance.add_dynamic_partitions(batches.name, [b for b in todo if not _known(instance, b)])
-    results = tuple(
-        job.execute_in_process(
-            instance=instance,
-            partition_key=batch,
-            tags={BATCH_TAG: batch},
-            asset_selection=plans[batch],
-            raise_on_error=False,
-        )
-        for batch in todo
-    )
-    return PassResult(job_name, todo, results)
+    results = []
+    for batch in todo:
+        run_id = str(uuid.uuid4())
+        try:
+            pools.claim(
+                instance, run_id, pools.pooled_steps(all_assets, plans[batch]), waiting=waiting
+            )
+            results.append(
+                job.execute_in_process(
+                    instance=instance,
+                    partition_key=batch,
+                    tags={BATCH_TAG: batch},
+                    asset_selection=plans[batch],
+                    raise_on_error=False,
+                    run_id=run_id,
+                )
+            )
+        finally:
+            _end(instance, run_id)
+        checkpoint()
+    return PassResult(job_name, todo, tuple(results))
+
+
+def _end(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Leave the run ended and holding nothing, however it stopped: a signal can stop a pass
+    after Dagster created the run but before it started executing it."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_failed(run, message="Stopped before it could run its steps")
+    pools.free(instance, run_id)
 
 
 def still_to_run(

@@ -18,9 +18,11 @@ from pathlib import Path
 import dagster as dg
 from rich.console import Console
 
+from snowplow_dagster import pools
 from snowplow_dagster.cli import lock, owners
 from snowplow_dagster.cli.home import dagster_home, log_file, open_instance, ui_command
 from snowplow_dagster.cli.inputs import config_path
+from snowplow_dagster.cli.interrupts import Interrupted, Signals, stop_on_signals
 from snowplow_dagster.cli.report import dagster_logs_to, progress
 from snowplow_dagster.cli.selection import (
     RESUMABLE,
@@ -61,6 +63,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    with stop_on_signals() as signals:
+        try:
+            return _command(args, signals)
+        except Interrupted as stop:
+            print(
+                f"Stopped by {stop.name}: a batch left unfinished is resumed by the next run",
+                file=sys.stderr,
+            )
+            return stop.exit_code
+
+
+def _command(args: argparse.Namespace, signals: Signals) -> int:
     try:
         skip = parse_steps(args.skip) if args.skip else ()
         with config_path(args.config) as path:
@@ -76,7 +90,7 @@ def command(args: argparse.Namespace) -> int:
             for note in plan.notes:
                 print(note)
             with _locked(args.lock, ignore_on_start=args.ignore_lock_on_start):
-                return one_pass(open_instance(), pipeline, plan)
+                return one_pass(open_instance(), pipeline, plan, signals)
     except lock.LockHeld as error:
         print(error, file=sys.stderr)
         return LOCK_HELD
@@ -85,7 +99,12 @@ def command(args: argparse.Namespace) -> int:
         return ERROR
 
 
-def one_pass(instance: dg.DagsterInstance, pipeline: SnowplowPipeline, plan: StepPlan) -> int:
+def one_pass(
+    instance: dg.DagsterInstance,
+    pipeline: SnowplowPipeline,
+    plan: StepPlan,
+    signals: Signals,
+) -> int:
     ui = f"In the Dagster UI: {ui_command(dagster_home())}, then Runs"
     unfinished = owners.unfinished_runs(instance)
     local = owners.runs_stored_here(instance)
@@ -99,6 +118,8 @@ def one_pass(instance: dg.DagsterInstance, pipeline: SnowplowPipeline, plan: Ste
             f"Warning: {owners.describe([dead])} but its process is gone: marked failed, resuming"
         )
         owners.mark_failed(instance, dead)
+    for run_id in pools.free_ended(instance):
+        print(f"Freed the pool slots still held by run {run_id}, which has ended")
     dead_batches = [owner.batch for owner in unfinished if owner.batch is not None]
     resume = owners.unfinished_batches(instance, [*owners.open_batches(pipeline), *dead_batches])
     if not plan.steps:
@@ -106,7 +127,13 @@ def one_pass(instance: dg.DagsterInstance, pipeline: SnowplowPipeline, plan: Ste
         return OK
     with dagster_logs_to(log_file(dagster_home())), progress(instance, Console()):
         done = run_pass(
-            instance, pipeline, resume=resume, assets=plan.assets, claim_new=plan.claims
+            instance,
+            pipeline,
+            resume=resume,
+            assets=plan.assets,
+            claim_new=plan.claims,
+            waiting=_tell_waiting,
+            checkpoint=signals.check,
         )
     code = exit_code(done)
     if code == NO_DATA:
@@ -122,6 +149,11 @@ def one_pass(instance: dg.DagsterInstance, pipeline: SnowplowPipeline, plan: Ste
     if code == OK:
         print("Completed successfully")
     return code
+
+
+def _tell_waiting(pool: str, holders: list[str]) -> None:
+    held = f"held by run {', '.join(holders)}" if holders else "all taken"
+    print(f"Waiting for a slot of pool {pool} ({held}); SIGTERM or Ctrl-C stops", flush=True)
 
 
 @contextlib.contextmanager
