@@ -13,6 +13,7 @@ Layout under the manifests location (``ManifestStore``)::
                              the same way; ``adopted`` once an earlier version's are in it too
     staged/<id>.json         marker: every object is in processing/run=<id>/ (a summary inside)
     archived/<id>.json       marker: every object is in the raw archive's run=<id>/
+    set-aside/<id>.json      why a staged batch cannot be archived by a rerun (objects lost)
     moves/<id>/<name>.json   the frozen listing of a folder being moved (enriched output)
 
 A batch is PENDING while its id is in ``pending.json``, then STAGED, then ARCHIVED. "Already
@@ -47,6 +48,7 @@ _FORMAT_VERSION = 1
 _CAS_ATTEMPTS = 100
 _PENDING = "pending.json"
 _STAGED = "staged.json"
+_SET_ASIDE = "set-aside"
 
 
 def batch_id(at: datetime) -> str:
@@ -219,6 +221,22 @@ class ManifestStore:
         document = json.loads(self.storage.read(self._marker_location(state, batch)).data)
         return document["details"]
 
+    def set_aside(self, batch: str, details: Mapping[str, Any]) -> None:
+        """Record why the batch cannot be finished by rerunning its steps (objects of its manifest
+        are gone from processing and not in the archive), then take it out of the staged index:
+        ``unarchived`` no longer names it, so no later pass retries it. It stays STAGED; archiving
+        it once the objects are back still marks it ARCHIVED. The first record stands."""
+        self._write_record(self.location.join(f"{_SET_ASIDE}/{batch}.json"), batch, details)
+        self._change_ids(_STAGED, "staged", remove=(batch,))
+
+    def set_aside_details(self, batch: str) -> dict[str, Any] | None:
+        """What ``set_aside`` recorded for the batch; None when it was never set aside."""
+        try:
+            record = self.storage.read(self.location.join(f"{_SET_ASIDE}/{batch}.json"))
+        except ObjectMissing:
+            return None
+        return json.loads(record.data)["details"]
+
     def release(self, batch: str) -> None:
         """Take the batch out of the pending index (idempotent)."""
         self._change_ids(_PENDING, "pending", remove=(batch,))
@@ -330,9 +348,10 @@ class ManifestStore:
         self._update_index(name, change)
 
     def _write_marker(self, state: BatchState, batch: str, details: Mapping[str, Any]) -> None:
+        self._write_record(self._marker_location(state, batch), batch, details)
+
+    def _write_record(self, location: Location, batch: str, details: Mapping[str, Any]) -> None:
         """The first record stands: a rerun that found everything done must not replace it."""
         document = {"batch_id": batch, "at": datetime.now(UTC).isoformat(), "details": details}
         with contextlib.suppress(PreconditionFailed):
-            self.storage.write(
-                self._marker_location(state, batch), json.dumps(document).encode(), if_absent=True
-            )
+            self.storage.write(location, json.dumps(document).encode(), if_absent=True)

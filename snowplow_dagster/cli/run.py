@@ -34,6 +34,7 @@ from snowplow_dagster.cli.selection import (
 from snowplow_dagster.config import ConfigError
 from snowplow_dagster.constants import BATCH_TAG
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentConfigError, EnrichmentRegistry
+from snowplow_dagster.manifest import BatchState
 from snowplow_dagster.passes import PassResult, run_pass
 from snowplow_dagster.resources.pipeline import Engine, SnowplowPipeline
 
@@ -121,7 +122,12 @@ def one_pass(
     for run_id in pools.free_ended(instance):
         print(f"Freed the pool slots still held by run {run_id}, which has ended")
     dead_batches = [owner.batch for owner in unfinished if owner.batch is not None]
-    resume = owners.unfinished_batches(instance, [*owners.open_batches(pipeline), *dead_batches])
+    store = pipeline.manifest_store()
+    resume = owners.unfinished_batches(
+        instance,
+        [*owners.open_batches(pipeline), *dead_batches],
+        is_staged=lambda batch: store.state(batch) is BatchState.STAGED,
+    )
     if not plan.steps:
         print("Nothing to do: none of snowplow-dagster's steps is selected")
         return OK
@@ -143,6 +149,10 @@ def one_pass(
         return code
     for result in done.results:
         batch = result.dagster_run.tags.get(BATCH_TAG, "?")
+        set_aside = None if result.success else store.set_aside_details(batch)
+        if set_aside is not None:
+            print(f"Run {result.run_id} FAILED. {set_aside['message']}", file=sys.stderr)
+            continue
         state = "done" if result.success else "FAILED (the next run resumes it)"
         print(f"Batch {batch}: run {result.run_id} {state}")
     print(f"{ui}; detailed logs in {log_file(dagster_home())}")

@@ -86,7 +86,10 @@ def test_a_run_killed_in_any_step_holds_no_slot_and_the_next_run_finishes_it(
 
     started = time.monotonic()
     resumed = start_pass(config, tmp_path, "--hang-in", "nowhere")
-    out, err = resumed.communicate(timeout=RESUME_SECONDS)
+    try:
+        out, err = resumed.communicate(timeout=RESUME_SECONDS)
+    finally:
+        resumed.kill()
 
     assert resumed.returncode == 0, err
     assert time.monotonic() - started < RESUME_SECONDS
