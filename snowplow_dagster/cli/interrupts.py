@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from types import FrameType
 
@@ -38,11 +39,13 @@ class Interrupted(BaseException):
 
 
 class Signals:
-    def __init__(self, wakeup: socket.socket) -> None:
+    def __init__(self, wakeup: socket.socket | None) -> None:
         self._wakeup = wakeup
 
     def check(self) -> None:
         """Raise ``Interrupted`` if a stop signal came since the last check."""
+        if self._wakeup is None:
+            return
         try:
             received = self._wakeup.recv(4096)
         except BlockingIOError:
@@ -54,7 +57,11 @@ class Signals:
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[Signals]:
-    """Within: SIGTERM and SIGINT raise ``Interrupted`` (main thread only, as signals are)."""
+    """Within: SIGTERM and SIGINT raise ``Interrupted``. Only the main thread receives signals:
+    called from another one (a command run by a wrapper's thread), this leaves them alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield Signals(None)
+        return
     reader, writer = socket.socketpair()
     reader.setblocking(False)
     writer.setblocking(False)

@@ -3,8 +3,8 @@
 EmrEtlRunner guessed an ongoing run from non-empty folders (exit 4), so a crashed run blocked every
 later one until someone cleaned up by hand. Here a batch is "ongoing" only when its run's owner is
 alive: a queued run (the daemon will start it), or a started run whose process still exists. A run
-whose process died (SIGKILL, OOM, reboot) stays STARTED in Dagster forever; ``run`` marks it failed
-and resumes its batch from the manifest.
+whose process died (SIGKILL, OOM, reboot) stays STARTED in Dagster forever; ``run`` marks it failed,
+frees the pool slots it held (``pools.free_ended``) and resumes its batch from the manifest.
 
 The owner's pid is the one Dagster's executors log when they start executing steps. It is judged on
 this host only when runs are stored here (SQLite, the embedded default); with a run storage shared

@@ -4,7 +4,8 @@ Exit codes are EmrEtlRunner's: 0 done, 1 error, 3 no data to process, 4 an ongoi
 held. Unlike EmrEtlRunner, a failed or killed run needs no hand cleaning: the next ``run`` finds
 the batch unfinished (not yet archived in its manifest store) and runs the steps it still needs
 from its manifest, every step being idempotent; a run whose process died is first marked failed
-(``owners.py``).
+(``owners.py``) and the pool slots of ended runs are freed (``pools.py``). SIGTERM and SIGINT stop
+a pass at any point with 143 and 130 (``interrupts.py``); the next ``run`` resumes what it left.
 """
 
 from __future__ import annotations
