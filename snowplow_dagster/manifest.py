@@ -13,6 +13,7 @@ Layout under the manifests location (``ManifestStore``)::
                              the same way; ``adopted`` once an earlier version's are in it too
     staged/<id>.json         marker: every object is in processing/run=<id>/ (a summary inside)
     archived/<id>.json       marker: every object is in the raw archive's run=<id>/
+    set-aside/<id>.json      why a staged batch cannot be archived by a rerun (objects lost)
 
 A batch is PENDING while its id is in ``pending.json``, then STAGED, then ARCHIVED. "Already
 claimed" is known from ``pending.json`` and the few manifests it names: once a batch is staged its
@@ -83,6 +84,9 @@ class CorruptRecord(RuntimeError):
     def __init__(self, location: Location, problem: str, recovery: str) -> None:
         super().__init__(f"{location.uri} is corrupt: {problem}. {recovery}")
         self.location = location
+
+
+_SET_ASIDE = "set-aside"
 
 
 def batch_id(at: datetime) -> str:
@@ -278,6 +282,22 @@ class ManifestStore:
             raise CorruptRecord(location, str(error), _RESTORE) from None
         return document["details"]
 
+    def set_aside(self, batch: str, details: Mapping[str, Any]) -> None:
+        """Record why the batch cannot be finished by rerunning its steps (objects of its manifest
+        are gone from processing and not in the archive), then take it out of the staged index:
+        ``unarchived`` no longer names it, so no later pass retries it. It stays STAGED; archiving
+        it once the objects are back still marks it ARCHIVED. The first record stands."""
+        self._write_record(self.location.join(f"{_SET_ASIDE}/{batch}.json"), batch, details)
+        self._change_ids(_STAGED, "staged", remove=(batch,))
+
+    def set_aside_details(self, batch: str) -> dict[str, Any] | None:
+        """What ``set_aside`` recorded for the batch; None when it was never set aside."""
+        try:
+            record = self.storage.read(self.location.join(f"{_SET_ASIDE}/{batch}.json"))
+        except ObjectMissing:
+            return None
+        return json.loads(record.data)["details"]
+
     def release(self, batch: str) -> None:
         """Take the batch out of the pending index (idempotent)."""
         self._change_ids(_PENDING, "pending", remove=(batch,))
@@ -400,12 +420,13 @@ class ManifestStore:
         self._update_index(name, change)
 
     def _write_marker(self, state: BatchState, batch: str, details: Mapping[str, Any]) -> None:
+        self._write_record(self._marker_location(state, batch), batch, details)
+
+    def _write_record(self, location: Location, batch: str, details: Mapping[str, Any]) -> None:
         """The first record stands: a rerun that found everything done must not replace it."""
         document = {"batch_id": batch, "at": datetime.now(UTC).isoformat(), "details": details}
         with contextlib.suppress(PreconditionFailed):
-            self.storage.write(
-                self._marker_location(state, batch), json.dumps(document).encode(), if_absent=True
-            )
+            self.storage.write(location, json.dumps(document).encode(), if_absent=True)
 
 
 def _json_object(data: bytes) -> dict[str, Any]:

@@ -3,6 +3,10 @@
 The same claim and decision as a sensor tick (``sensors.claim_tick``), with the runs executed in
 this process against the given instance, so they show in the UI as the sensor's runs do.
 
+Each run's pool slots are taken before it starts and whatever it holds is freed once it ended
+(``pools.py``), so a run never waits for a slot inside Dagster's executor, and no ended run keeps
+one.
+
 A resumed batch runs only what it still needs (``still_to_run``): a batch that failed at archiving
 is archived, not enriched again. Rerunning more would be correct too (staging and archiving are
 idempotent, enrichment replaces its output), but would redo a Spark job for nothing.
@@ -10,12 +14,14 @@ idempotent, enrichment replaces its output), but would redo a Spark job for noth
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
 
+from snowplow_dagster import pools
 from snowplow_dagster.assets import all_assets, asset_checks, loading_assets, loading_checks
 from snowplow_dagster.code_location import build_definitions
 from snowplow_dagster.constants import BATCH_TAG
@@ -61,6 +67,8 @@ def run_pass(
     claim_new: bool = True,
     now: datetime | None = None,
     warehouse: PostgresWarehouse | None = None,
+    waiting: Callable[[str, list[str]], None] = lambda pool, holders: None,
+    checkpoint: Callable[[], None] = lambda: None,
 ) -> PassResult:
     """Claim (unless ``claim_new`` is False), then run the mode's job, or only its ``assets``, for
     every new batch, every batch claimed without a run, and ``resume`` (batches whose earlier run
@@ -69,6 +77,9 @@ def run_pass(
     A resumed batch runs only the selected assets it still needs (``still_to_run``), and is left
     out when that is none of them. ``PassResult.batches`` empty means there was nothing to do
     (EmrEtlRunner's exit 3). With a ``warehouse``, the batch job loads too (``loaded_events``).
+
+    ``waiting(pool, holders)``: a run has to wait for a slot of ``pool``. ``checkpoint()`` is
+    called after each run: an exception from it (a signal that came during the run) ends the pass.
     """
     job_name = job_name_for(pipeline.config)
     loading = warehouse is not None and not pipeline.config.stream_mode
@@ -88,17 +99,39 @@ def run_pass(
             plans[batch] = left
     todo = tuple(plans)
     instance.add_dynamic_partitions(batches.name, [b for b in todo if not _known(instance, b)])
-    results = tuple(
-        job.execute_in_process(
-            instance=instance,
-            partition_key=batch,
-            tags={BATCH_TAG: batch},
-            asset_selection=plans[batch],
-            raise_on_error=False,
-        )
-        for batch in todo
-    )
-    return PassResult(job_name, todo, results, tick.strays if tick else ())
+    results = []
+    for batch in todo:
+        run_id = str(uuid.uuid4())
+        try:
+            pools.claim(
+                instance,
+                run_id,
+                pools.pooled_steps([*all_assets, *loading_assets], plans[batch]),
+                waiting=waiting,
+            )
+            results.append(
+                job.execute_in_process(
+                    instance=instance,
+                    partition_key=batch,
+                    tags={BATCH_TAG: batch},
+                    asset_selection=plans[batch],
+                    raise_on_error=False,
+                    run_id=run_id,
+                )
+            )
+        finally:
+            _end(instance, run_id)
+        checkpoint()
+    return PassResult(job_name, todo, tuple(results), tick.strays if tick else ())
+
+
+def _end(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Leave the run ended and holding nothing, however it stopped: a signal can stop a pass
+    after Dagster created the run but before it started executing it."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_failed(run, message="Stopped before it could run its steps")
+    pools.free(instance, run_id)
 
 
 def still_to_run(

@@ -3,8 +3,8 @@
 EmrEtlRunner guessed an ongoing run from non-empty folders (exit 4), so a crashed run blocked every
 later one until someone cleaned up by hand. Here a batch is "ongoing" only when its run's owner is
 alive: a queued run (the daemon will start it), or a started run whose process still exists. A run
-whose process died (SIGKILL, OOM, reboot) stays STARTED in Dagster forever; ``run`` marks it failed
-and resumes its batch from the manifest.
+whose process died (SIGKILL, OOM, reboot) stays STARTED in Dagster forever; ``run`` marks it failed,
+frees the pool slots it held (``pools.free_ended``) and resumes its batch from the manifest.
 
 The owner's pid is the one Dagster's executors log when they start executing steps. It is judged on
 this host only when runs are stored here (SQLite, the embedded default); with a run storage shared
@@ -118,18 +118,29 @@ def open_batches(pipeline: SnowplowPipeline) -> list[str]:
     return store.unarchived()
 
 
-def unfinished_batches(instance: dg.DagsterInstance, candidates: Iterable[str]) -> list[str]:
-    """Of ``candidates`` (batches not yet finished on storage, ``open_batches``), those whose last
-    run ended: failed, cancelled, or a partial selection. Candidates without any run are the
-    claim's (orphans), and one whose run is still going is its owner's.
+def unfinished_batches(
+    instance: dg.DagsterInstance,
+    candidates: Iterable[str],
+    is_staged: Callable[[str], bool] = lambda batch: False,
+) -> list[str]:
+    """Of ``candidates`` (batches not yet finished on storage, ``open_batches``), those to resume:
+    - those whose last run ended: failed, cancelled, or a partial selection (one whose run is
+      still going is its owner's);
+    - staged ones (``is_staged``) without any run here: staging happens inside a run, so their
+      run is in another instance (a new ``DAGSTER_HOME``, a lost SQLite file), and object storage
+      alone says they are unfinished. A pending one without a run is the claim's (an orphan,
+      taken over after a grace period by ``sensors.claim_tick``).
 
-    Costs one run query per candidate, so it grows with unfinished work, not with history."""
-    return [batch for batch in dict.fromkeys(candidates) if _has_ended_run(instance, batch)]
-
-
-def _has_ended_run(instance: dg.DagsterInstance, batch: str) -> bool:
-    records = instance.get_run_records(filters=dg.RunsFilter(tags={PARTITION_TAG: batch}), limit=1)
-    return bool(records) and records[0].dagster_run.is_finished
+    Costs one run query per candidate, so it grows with unfinished work, not with history;
+    ``is_staged`` is asked only of candidates without runs."""
+    resume = []
+    for batch in dict.fromkeys(candidates):
+        records = instance.get_run_records(
+            filters=dg.RunsFilter(tags={PARTITION_TAG: batch}), limit=1
+        )
+        if records[0].dagster_run.is_finished if records else is_staged(batch):
+            resume.append(batch)
+    return resume
 
 
 def _owner_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:

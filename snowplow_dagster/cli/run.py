@@ -4,7 +4,8 @@ Exit codes are EmrEtlRunner's: 0 done, 1 error, 3 no data to process, 4 an ongoi
 held. Unlike EmrEtlRunner, a failed or killed run needs no hand cleaning: the next ``run`` finds
 the batch unfinished (not yet archived in its manifest store) and runs the steps it still needs
 from its manifest, every step being idempotent; a run whose process died is first marked failed
-(``owners.py``).
+(``owners.py``) and the pool slots of ended runs are freed (``pools.py``). SIGTERM and SIGINT stop
+a pass at any point with 143 and 130 (``interrupts.py``); the next ``run`` resumes what it left.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from pathlib import Path
 import dagster as dg
 from rich.console import Console
 
+from snowplow_dagster import pools
 from snowplow_dagster.claiming import describe_strays
 from snowplow_dagster.cli import lock, owners
 from snowplow_dagster.cli.home import dagster_home, log_file, open_instance, ui_command
 from snowplow_dagster.cli.inputs import config_path
+from snowplow_dagster.cli.interrupts import Interrupted, Signals, stop_on_signals
 from snowplow_dagster.cli.report import dagster_logs_to, progress
 from snowplow_dagster.cli.selection import (
     RESUMABLE,
@@ -34,7 +37,7 @@ from snowplow_dagster.config import ConfigError, ConfigIssue
 from snowplow_dagster.constants import BATCH_TAG
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentConfigError, EnrichmentRegistry
 from snowplow_dagster.loading.resume import unloaded_batches
-from snowplow_dagster.manifest import CorruptRecord
+from snowplow_dagster.manifest import BatchState, CorruptRecord
 from snowplow_dagster.passes import PassResult, run_pass
 from snowplow_dagster.resources.pipeline import Engine, SnowplowPipeline
 from snowplow_dagster.resources.warehouse import (
@@ -70,6 +73,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    with stop_on_signals() as signals:
+        try:
+            return _command(args, signals)
+        except Interrupted as stop:
+            print(
+                f"Stopped by {stop.name}: a batch left unfinished is resumed by the next run",
+                file=sys.stderr,
+            )
+            return stop.exit_code
+
+
+def _command(args: argparse.Namespace, signals: Signals) -> int:
     try:
         skip = parse_steps(args.skip) if args.skip else ()
         with config_path(args.config) as path:
@@ -93,7 +108,7 @@ def command(args: argparse.Namespace) -> int:
             for note in plan.notes:
                 print(note)
             with _locked(args.lock, ignore_on_start=args.ignore_lock_on_start):
-                return one_pass(open_instance(), pipeline, plan, warehouse=warehouse)
+                return one_pass(open_instance(), pipeline, plan, signals, warehouse=warehouse)
     except lock.LockHeld as error:
         print(error, file=sys.stderr)
         return LOCK_HELD
@@ -125,6 +140,7 @@ def one_pass(
     instance: dg.DagsterInstance,
     pipeline: SnowplowPipeline,
     plan: StepPlan,
+    signals: Signals,
     *,
     warehouse: PostgresWarehouse | None = None,
 ) -> int:
@@ -141,11 +157,16 @@ def one_pass(
             f"Warning: {owners.describe([dead])} but its process is gone: marked failed, resuming"
         )
         owners.mark_failed(instance, dead)
+    for run_id in pools.free_ended(instance):
+        print(f"Freed the pool slots still held by run {run_id}, which has ended")
     dead_batches = [owner.batch for owner in unfinished if owner.batch is not None]
     # Archived but not loaded: a load failed after archiving, which does not wait for it.
     unloaded = unloaded_batches(instance) if warehouse is not None else []
+    store = pipeline.manifest_store()
     resume = owners.unfinished_batches(
-        instance, [*owners.open_batches(pipeline), *dead_batches, *unloaded]
+        instance,
+        [*owners.open_batches(pipeline), *dead_batches, *unloaded],
+        is_staged=lambda batch: store.state(batch) is BatchState.STAGED,
     )
     if not plan.steps:
         print("Nothing to do: none of snowplow-dagster's steps is selected")
@@ -158,6 +179,8 @@ def one_pass(
             assets=plan.assets,
             claim_new=plan.claims,
             warehouse=warehouse,
+            waiting=_tell_waiting,
+            checkpoint=signals.check,
         )
     if done.strays:
         print(f"Warning: {describe_strays(done.strays)}", file=sys.stderr)
@@ -170,12 +193,21 @@ def one_pass(
         return code
     for result in done.results:
         batch = result.dagster_run.tags.get(BATCH_TAG, "?")
+        set_aside = None if result.success else store.set_aside_details(batch)
+        if set_aside is not None:
+            print(f"Run {result.run_id} FAILED. {set_aside['message']}", file=sys.stderr)
+            continue
         state = "done" if result.success else "FAILED (the next run resumes it)"
         print(f"Batch {batch}: run {result.run_id} {state}")
     print(f"{ui}; detailed logs in {log_file(dagster_home())}")
     if code == OK:
         print("Completed successfully")
     return code
+
+
+def _tell_waiting(pool: str, holders: list[str]) -> None:
+    held = f"held by run {', '.join(holders)}" if holders else "all taken"
+    print(f"Waiting for a slot of pool {pool} ({held}); SIGTERM or Ctrl-C stops", flush=True)
 
 
 @contextlib.contextmanager

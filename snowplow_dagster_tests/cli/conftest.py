@@ -6,8 +6,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from snowplow_dagster.resources.storage import LocalStorage, Location
-from snowplow_dagster_tests.fixtures.s3 import Backend
+from snowplow_dagster.assets import archived_logs, staged_logs
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster_tests.cli.helpers import LineCountingEngine
+from snowplow_dagster_tests.fixtures.s3 import Backend, new_backend
+from snowplow_dagster_tests.platform.helpers import write_config
 
 
 @pytest.fixture
@@ -27,8 +30,22 @@ def instance(dagster_home: Path) -> Iterator[dg.DagsterInstance]:
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> Backend:
-    """The embedded default's storage: local folders (the S3 path is the platform tests' job)."""
-    root = tmp_path / "bucket"
-    root.mkdir()
-    return Backend("local", LocalStorage(), Location.parse(f"{root}/"))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """The embedded default's storage: local folders (the S3 path is the platform tests' job),
+    unless a test is parametrized with ``ON_S3_AND_LOCAL``."""
+    return new_backend(getattr(request, "param", "local"), request, tmp_path)
+
+
+@pytest.fixture
+def config(backend: Backend, tmp_path: Path) -> Path:
+    return write_config(tmp_path / "config.yml", backend.root)
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> LineCountingEngine:
+    """Enrichment without Spark, and moves retried at once (no 10 s back-off)."""
+    counting = LineCountingEngine()
+    monkeypatch.setattr(SnowplowPipeline, "execution_engine", lambda self: counting)
+    for asset in (staged_logs, archived_logs):
+        monkeypatch.setattr(asset.op, "_retry_policy", dg.RetryPolicy(max_retries=1))
+    return counting

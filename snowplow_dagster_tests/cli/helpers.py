@@ -14,11 +14,16 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from snowplow_dagster.resources.engine import StepConfig, StepFailed, StepResult
 from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
 from snowplow_dagster.resources.storage import Location, storage_for
 from snowplow_dagster.samples import SAMPLE_RESOLVER
 from snowplow_dagster_tests.platform.helpers import step_arg
+
+ON_S3_AND_LOCAL = pytest.mark.parametrize("backend", ["s3", "local"], indirect=True)
+"""For a test that must hold on moto's S3 too: the ``backend`` fixture is local otherwise."""
 
 
 class LineCountingEngine:

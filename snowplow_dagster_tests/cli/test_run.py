@@ -14,7 +14,6 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from snowplow_dagster.assets import archived_logs, staged_logs
 from snowplow_dagster.cli import main, owners
 from snowplow_dagster.cli.lock import LockOwner
 from snowplow_dagster.cli.selection import SelectionError, plan_steps
@@ -26,23 +25,7 @@ from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.platform.helpers import (
     gunzipped_lines,
     put_raw_logs,
-    write_config,
 )
-
-
-@pytest.fixture
-def config(backend: Backend, tmp_path: Path) -> Path:
-    return write_config(tmp_path / "config.yml", backend.root)
-
-
-@pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch) -> LineCountingEngine:
-    """Enrichment without Spark, and moves retried at once (no 10 s back-off)."""
-    counting = LineCountingEngine()
-    monkeypatch.setattr(SnowplowPipeline, "execution_engine", lambda self: counting)
-    for asset in (staged_logs, archived_logs):
-        monkeypatch.setattr(asset.op, "_retry_policy", dg.RetryPolicy(max_retries=1))
-    return counting
 
 
 def put_logs(backend: Backend, tmp_path: Path) -> dict[str, bytes]:

@@ -89,13 +89,23 @@ class PythonEnrichingEngine:
         )
         good_lines: list[str] = []
         bad = skipped = lines = 0
+        objects = {}
         for info in storage.list(raw):
-            for line in gzip.decompress(storage.read(raw.object(info.key)).data).splitlines():
-                lines += 1
+            file_lines = gzip.decompress(storage.read(raw.object(info.key)).data).splitlines()
+            file_skipped = 0
+            for line in file_lines:
                 result = enricher.process_line(line.decode())
                 good_lines += result.good
                 bad += len(result.bad)
-                skipped += result.skipped
+                file_skipped += result.skipped
+            lines += len(file_lines)
+            skipped += file_skipped
+            objects[raw.relative(info.key)] = {
+                "lines": len(file_lines),
+                "input_lines": len(file_lines),
+                "skipped_lines": file_skipped,
+                "lines_with_output": len(file_lines) - file_skipped,
+            }
         good = Location.parse(step_arg(by_name[ENRICHED_TO_S3], "--dest")).folder()
         write_good_folder(good, good_lines)
         self.good_events = len(good_lines)
@@ -109,6 +119,7 @@ class PythonEnrichingEngine:
                     "lines_with_output": lines - skipped,
                     "good_events": len(good_lines),
                     "bad_rows": bad,
+                    "objects": objects,
                 }
             ).encode(),
         )
