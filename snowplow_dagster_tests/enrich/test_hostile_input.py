@@ -253,6 +253,18 @@ CORPUS = [
         good=1,
     ),
     Case(
+        "cf-deep-unusual-floats",  # written by the Double.toString path, one call per level
+        CF,
+        text(cf_qs("co=" + quote(contexts(MAX_JSON_DEPTH - 1).replace('"x"', "[1e-9,1e300]")))),
+        good=1,
+    ),
+    Case(
+        "cf-deep-not-self-describing",  # the message shows the start of the value
+        CF,
+        text(cf_qs("e=ue&ue_pr=" + quote(nested(MAX_JSON_DEPTH)))),
+        message="JSON instance is not self-describing",
+    ),
+    Case(
         "cf-open-brackets-1mb",
         CF,
         text(cf_qs("co=" + "%7B%22a%22:" * (MiB // 12))),
