@@ -566,7 +566,7 @@ class _JacksonJson:
         except ValueError:  # an integer longer than int() reads (Jackson 2.15 also has a limit)
             limit = sys.get_int_max_str_digits()
             message = f"Number value length exceeds the maximum allowed ({limit} digits)"
-            number = re.search(f"[0-9]{{{limit + 1}}}", text)
+            number = re.search(f"(?<![0-9])[0-9]{{{limit + 1}}}", text)  # from a run's start
             location = _jackson_location(text, number.end() if number else start)
             raise FieldError(_invalid_json(field, text, message, location)) from None
         compact = _java_json(value) if self._unusual_float else compact_json(value)

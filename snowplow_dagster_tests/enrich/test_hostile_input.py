@@ -26,7 +26,9 @@ from snowplow_dagster.enrich.fields import FIELD_INDEX
 from snowplow_dagster.enrich.job import (
     SLOW_LINE_START,
     SLOWEST_LINES_SHOWN,
+    ConfigError,
     InputReadError,
+    parse_args,
     run_job,
 )
 from snowplow_dagster.enrich.pipeline import DEFAULT_MAX_LINE_LENGTH, Enricher, LineResult
@@ -564,6 +566,7 @@ def test_an_unstruct_event_at_the_depth_limit_is_enriched():
         (WD, wd(f18="1" * MiB + "x")),
         (WD, wd(f18=" " * MiB)),
         (ND, "[" * MiB),
+        (CF, cf_qs("co=" + "[" + ("9" * 4300 + ",") * 200 + "9" * 4301 + "]")),  # long numbers
     ],
     ids=lambda value: value if value in FORMATS else f"{len(value)} chars",
 )
@@ -592,6 +595,17 @@ def test_a_line_over_the_limit_is_a_bad_row_without_being_parsed():
 def test_the_line_limit_must_be_positive():
     with pytest.raises(ValueError, match="at least 1, got 0"):
         Enricher.from_config(CF, ENRICHMENTS, ETL_TIMESTAMP_MS, max_line_length=0)
+
+
+def test_the_job_passes_its_line_limit_to_every_worker(tmp_path):
+    spec = parse_args(job_args(tmp_path, CF, ENRICHMENTS, "--max-line-length", "100")).enricher
+    [row] = spec.build().process_line(cf()).bad
+    assert "longer than the limit of 100" in row
+    assert parse_args(job_args(tmp_path, CF, ENRICHMENTS)).enricher.max_line_length == (
+        DEFAULT_MAX_LINE_LENGTH
+    )
+    with pytest.raises(ConfigError, match="--max-line-length must be at least 1: 0"):
+        parse_args(job_args(tmp_path, CF, ENRICHMENTS, "--max-line-length", "0"))
 
 
 # --- the same corpus through Spark --------------------------------------------------------------
