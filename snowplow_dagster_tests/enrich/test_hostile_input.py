@@ -567,6 +567,7 @@ def test_an_unstruct_event_at_the_depth_limit_is_enriched():
         (WD, wd(f18=" " * MiB)),
         (ND, "[" * MiB),
         (CF, cf_qs("co=" + "[" + ("9" * 4300 + ",") * 200 + "9" * 4301 + "]")),  # long numbers
+        (CF, cf_qs("se_la=" + "é" * MiB)),  # a non-ASCII query, decoded unit by unit
     ],
     ids=lambda value: value if value in FORMATS else f"{len(value)} chars",
 )
