@@ -9,6 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+QUOTED_VALUE_LENGTH = 1000
+"""Characters of a value a bad-row message quotes in full; a longer one is abbreviated."""
+
+
+def abbreviate(text: str, limit: int = QUOTED_VALUE_LENGTH) -> str:
+    """``text``, or its start and end around a note of how many characters were cut.
+
+    For messages that quote a hostile value (often twice) and say what is wrong after it: the
+    whole value is in the bad row's ``line``, and the message stays readable.
+    """
+    if len(text) <= limit:
+        return text
+    cut = len(text) - limit
+    end = limit // 4
+    return f"{text[: limit - end]}...[{cut} characters cut]...{text[-end:]}"
+
 
 class ProcessingError(Exception):
     """A raw line or raw event that cannot be enriched; becomes one bad row.

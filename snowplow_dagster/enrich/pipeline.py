@@ -4,11 +4,13 @@ Spark calls ``Enricher.process_line`` for every line, so the whole contract of t
 output lives here: each line is skipped (a header), or yields at least one good event or bad
 row, never nothing; a failure on one event of a request only affects that event; and any
 unexpected exception becomes that line's bad row instead of failing the Spark task (a task that
-fails four times fails the job, for a single odd line).
+fails four times fails the job, for a single odd line). A line longer than the limit is a bad
+row without being parsed, so one hostile line costs its length, not its parse.
 """
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +24,12 @@ from snowplow_dagster.enrich.iglu_validation import IgluValidator
 from snowplow_dagster.enrich.loaders import get_loader
 from snowplow_dagster.enrich.manager import ETL_VERSION, enrich_event
 from snowplow_dagster.enrich.payload import ProcessingError
-from snowplow_dagster.enrich.transform import format_timestamp
+from snowplow_dagster.enrich.transform import allow_json_depth, format_timestamp
+
+DEFAULT_MAX_LINE_LENGTH = 4 * 1024 * 1024
+"""Characters a line may have (4 Mi). Real lines are far shorter: CloudFront caps a request URL
+at 8 KiB, and a Clojure collector POST (Tomcat's default 2 MB ``maxPostSize``) is 2.7 M
+characters once base64url-encoded."""
 
 
 @dataclass(slots=True)
@@ -45,12 +52,18 @@ class Enricher:
         registry: EnrichmentRegistry,
         etl_tstamp_ms: int,
         validator: SchemaValidator | None = None,
+        max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
     ) -> None:
-        """ValueError for an unknown ``input_format``: before any line is read."""
+        """ValueError for an unknown ``input_format`` or a line limit below 1: before any line
+        is read."""
+        if max_line_length < 1:
+            raise ValueError(f"The maximum line length must be at least 1, got {max_line_length}")
         self._load = get_loader(input_format)
         self._registry = registry
         self._etl_tstamp = format_timestamp(etl_tstamp_ms)
         self._validator = validator
+        self._max_line_length = max_line_length
+        allow_json_depth()
 
     @classmethod
     def from_config(
@@ -59,22 +72,28 @@ class Enricher:
         enrichments: dict[str, Any] | str,
         etl_tstamp_ms: int,
         iglu_config: dict[str, Any] | None = None,
+        *,
+        max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
     ) -> Enricher:
         """From Spark Enrich's enrichments wrapper JSON (as text or parsed) and resolver JSON;
         without a resolver, contexts and unstruct events are checked as envelopes only."""
         validator = None
         if iglu_config is not None:
             validator = IgluValidator(Resolver.from_config(iglu_config))
-        return cls(
-            input_format, EnrichmentRegistry.from_json(enrichments), etl_tstamp_ms, validator
-        )
+        registry = EnrichmentRegistry.from_json(enrichments)
+        return cls(input_format, registry, etl_tstamp_ms, validator, max_line_length)
 
     def process_line(self, line: str) -> LineResult:
+        if len(line) > self._max_line_length:
+            message = (
+                f"Line of {len(line)} characters is longer than the limit of "
+                f"{self._max_line_length} (--max-line-length): not enriched"
+            )
+            return LineResult([], [bad_row(line, [message])], False)
         try:
             return self._process(line)
-        except Exception:
-            message = f"Unexpected error processing events: {traceback.format_exc()}"
-            return LineResult([], [bad_row(line, [message])], False)
+        except Exception as error:
+            return LineResult([], [bad_row(line, [_unexpected(error)])], False)
 
     def _process(self, line: str) -> LineResult:
         try:
@@ -98,3 +117,11 @@ class Enricher:
             else:
                 good.append(event.to_tsv())
         return LineResult(good, bad, False)
+
+
+def _unexpected(error: Exception) -> str:
+    """One line naming the exception and where it was raised, as Snowplow's ``Unexpected error
+    processing events: <exception>``; a whole traceback would be the bad row's bulk."""
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    where = f"{os.path.basename(frame.filename)}:{frame.lineno} in {frame.name}"
+    return f"Unexpected error processing events: {type(error).__name__}: {error} (at {where})"

@@ -16,7 +16,7 @@ from codecs import escape_decode
 from typing import NoReturn
 from urllib.parse import unquote_to_bytes
 
-from snowplow_dagster.enrich.payload import ProcessingError
+from snowplow_dagster.enrich.payload import ProcessingError, abbreviate
 
 _URI_PREFIX = "http://localhost/?"
 
@@ -176,9 +176,10 @@ def _fail_uri(qs: str, position: int, component: str, encoding: str) -> NoReturn
     reason = "Malformed escape pair" if qs[position] == "%" else f"Illegal character in {component}"
     # URISyntaxException indexes UTF-16 code units, so count astral characters twice.
     index = len(_URI_PREFIX) + position + sum(1 for c in qs[:position] if c > "\uffff")
-    message = f"{reason} at index {index}: {_URI_PREFIX}{qs}"
+    shown = abbreviate(qs)
+    message = f"{reason} at index {index}: {_URI_PREFIX}{shown}"
     raise ProcessingError(
-        f"Exception extracting name-value pairs from querystring [{qs}] "
+        f"Exception extracting name-value pairs from querystring [{shown}] "
         f"with encoding [{encoding}]: [{message}]"
     )
 

@@ -19,12 +19,15 @@ import functools
 import json
 import math
 import re
+import sys
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 from snowplow_dagster.enrich.enrichments.tsv import tsv_safe
 from snowplow_dagster.enrich.event import EnrichedEvent
+from snowplow_dagster.enrich.payload import abbreviate
 from snowplow_dagster.enrich.querystring import decode_base64url
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
@@ -117,11 +120,20 @@ def java_split(value: str, separator: str | re.Pattern[str]) -> list[str]:
 # --- Java number parsing ---------------------------------------------------------------------
 
 
+_LONGEST_NUMBER = 20
+"""More characters than any in-range ``long`` has (sign and 19 digits), leading zeros aside."""
+
+
 def parse_java_integer(text: str | None, low: int = _INT_MIN, high: int = _INT_MAX) -> int | None:
     """``Integer.parseInt`` / ``Long.parseLong``: sign and (Unicode) digits only, no spaces or
     underscores, in range; None when Java would throw ``NumberFormatException``."""
     if text is None or "_" in text or text.strip() != text:
         return None
+    if len(text) > _LONGEST_NUMBER:  # Java allows any number of leading zeros; int() does not
+        sign = text[0] if text[0] in "+-" else ""
+        text = sign + (text[len(sign) :].lstrip("0") or "0")
+        if len(text) > _LONGEST_NUMBER:
+            return None
     try:
         value = int(text)
     except ValueError:
@@ -134,7 +146,9 @@ def parse_java_long(text: str | None) -> int | None:
     return parse_java_integer(text, _LONG_MIN, _LONG_MAX)
 
 
-_BIG_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# ``\d+\.?\d*`` written so that no two runs of digits can share one: the plain form backtracks
+# through every split of a long digit run, quadratic in its length.
+_BIG_DECIMAL = re.compile(r"[+-]?(?:\d++(?:\.\d*+)?|\.\d++)(?:[eE][+-]?\d++)?")
 _MAX_PLAIN_EXPONENT = 10_000
 
 
@@ -146,7 +160,10 @@ def _plain_decimal(text: str) -> str | None:
     """
     if not _BIG_DECIMAL.fullmatch(text):
         return None
-    value = Decimal(text)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # an exponent beyond what Decimal (and BigDecimal's int) can hold
+        return None
     if abs(value.adjusted()) > _MAX_PLAIN_EXPONENT:
         return None
     plain = format(value, "f")
@@ -275,8 +292,8 @@ def _dimensions(field: str, value: str | None) -> tuple[str, str]:
         raise FieldError(
             f"Field [{field}]: [{_shown(value)}] does not contain valid view dimensions"
         )
-    width_number, height_number = int(width), int(height)
-    if width_number > _INT_MAX or height_number > _INT_MAX:
+    width_number, height_number = parse_java_integer(width), parse_java_integer(height)
+    if width_number is None or height_number is None:  # ASCII digits: too large for an Int
         raise FieldError(f"Field [{field}]: view dimensions [{value}] exceed Integer's max range")
     return str(width_number), str(height_number)
 
@@ -432,11 +449,66 @@ compact_json: Callable[[Any], str] = json.JSONEncoder(
 ).encode
 """Compact JSON with non-ASCII text kept, as Snowplow's Jackson and json4s writers print it."""
 
+MAX_JSON_DEPTH = 1000
+"""How deep JSON may nest (``co``, ``cx``, ``ue_pr``, ``ue_px``, request bodies): Jackson's
+default ``maxNestingDepth`` since 2.15.
+
+Snowplow's Jackson 2.6 had no limit, and a deep enough document overflowed the JVM's stack. Real
+contexts nest a few levels, so 1000 refuses nothing real, and it bounds how deep the recursive
+parsers, writers and walkers here (Python's C ``json`` included) ever go."""
+
+_RECURSION_LIMIT = 5 * MAX_JSON_DEPTH
 _JSON_WHITESPACE = " \t\n\r"
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.S)
+_JSON_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]++|\\.)*+"?|[\[\]{}]', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]++")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_NESTING_TOO_DEEP = (
+    f"Document nesting depth ({MAX_JSON_DEPTH + 1}) exceeds the maximum allowed "
+    f"({MAX_JSON_DEPTH}, from `StreamReadConstraints.getMaxNestingDepth()`)"
+)
 _LOWER_HEX_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u00([01][0-9a-f])")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _INSTANCE_ID = re.compile(r"@[0-9a-z]+;")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def allow_json_depth() -> None:
+    """Raise this process's recursion limit so that JSON ``MAX_JSON_DEPTH`` deep can be parsed,
+    written and walked.
+
+    Python counts each level of its C JSON parser and writer against the limit, and its default
+    (1000) is below the depth itself. Deeper JSON is refused before it is parsed
+    (``json_depth_error``), so recursion stays bounded by the data.
+    """
+    if sys.getrecursionlimit() < _RECURSION_LIMIT:
+        sys.setrecursionlimit(_RECURSION_LIMIT)
+
+
+def json_depth_error(text: str, start: int) -> tuple[str, int] | None:
+    """Jackson's message, and how far it read, when the JSON value at ``start`` nests deeper
+    than ``MAX_JSON_DEPTH``; None otherwise.
+
+    Linear, and only two C-level counts for the usual text, with fewer brackets than the limit.
+    Brackets inside strings do not count, and neither do any after the first value.
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None
+    if not text.startswith(("[", "{"), start):  # a scalar first value
+        return None
+    # Depth after each bracket, in C-level passes; then, only for a bad row, where it went over.
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text[start:]))
+    depths = list(accumulate(map(_DEPTH_STEP.__getitem__, brackets)))
+    end = depths.index(0) if 0 in depths else len(depths)  # where the first value closes
+    if max(depths[:end], default=0) <= MAX_JSON_DEPTH:
+        return None
+    depth, pointer = 0, len(text)
+    for token in _JSON_STRING_OR_BRACKET.finditer(text, start):
+        depth += _DEPTH_STEP.get(token[0], 0)
+        if depth > MAX_JSON_DEPTH:
+            pointer = token.end()
+            break
+    return _NESTING_TOO_DEEP, pointer
 
 
 class _NonStandardNumber(ValueError):
@@ -472,6 +544,10 @@ class _JacksonJson:
         if start == len(text):  # Jackson reports this one at the token start, (1, 1)
             message = "No content to map due to end-of-input"
             raise FieldError(_invalid_json(field, text, message, (1, 1)))
+        too_deep = json_depth_error(text, start)
+        if too_deep is not None:
+            message, pointer = too_deep
+            raise FieldError(_invalid_json(field, text, message, _jackson_location(text, pointer)))
         self._unusual_float = False
         try:
             value, _ = self._decoder.raw_decode(text, start)
@@ -486,6 +562,12 @@ class _JacksonJson:
                 " to allow"
             )
             location = _jackson_location(text, max(text.find(name), 0) + len(name))
+            raise FieldError(_invalid_json(field, text, message, location)) from None
+        except ValueError:  # an integer longer than int() reads (Jackson 2.15 also has a limit)
+            limit = sys.get_int_max_str_digits()
+            message = f"Number value length exceeds the maximum allowed ({limit} digits)"
+            number = re.search(f"(?<![0-9])[0-9]{{{limit + 1}}}", text)  # from a run's start
+            location = _jackson_location(text, number.end() if number else start)
             raise FieldError(_invalid_json(field, text, message, location)) from None
         compact = _java_json(value) if self._unusual_float else compact_json(value)
         if "\\u00" in compact:
@@ -537,8 +619,10 @@ def java_double(value: float) -> str:
 
 def _invalid_json(field: str, text: str, message: str, location: tuple[int, int]) -> str:
     """Scala Common Enrich's text: the Jackson message with its location, cleaned as
-    ``stripInstanceEtc`` does (control characters dropped, tabs as spaces, trimmed)."""
+    ``stripInstanceEtc`` does (control characters dropped, tabs as spaces, trimmed); a long text
+    is quoted abbreviated, so that the message still shows what is wrong."""
     line, column = location
+    text = abbreviate(text)
     detail = f"{message}\n at [Source: {text}; line: {line}, column: {column}]"
     detail = _CONTROL.sub("", _INSTANCE_ID.sub("@xxxxxx;", detail).replace("\t", "    "))
     return f"Field [{field}]: invalid JSON [{text}] with parsing error: {detail.strip(' ')}"

@@ -14,6 +14,8 @@ import re
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
+from snowplow_dagster.enrich.payload import abbreviate
+
 
 class UriSyntaxError(ValueError):
     """A URI neither ``java.net.URI`` nor the lenient fallback accepts; the message is
@@ -37,7 +39,7 @@ class _JavaSyntaxError(Exception):
     """``URISyntaxException``; ``str()`` is its ``getMessage()``."""
 
     def __init__(self, reason: str, index: int, text: str) -> None:
-        super().__init__(f"{reason} at index {index}: {text}")
+        super().__init__(f"{reason} at index {index}: {abbreviate(text)}")
 
 
 @functools.lru_cache(maxsize=20_000)  # a visitor's events share their page and referer
@@ -52,8 +54,8 @@ def string_to_uri(text: str) -> JavaUri:
             uri = parse_java_uri(_reencode(text))
         except _JavaSyntaxError as lenient_error:
             raise UriSyntaxError(
-                f"Provided URI [{text}] could not be parsed, neither by Java parsing (error: "
-                f"[{java_error}]) nor by Scala parsing (error: [{lenient_error}])."
+                f"Provided URI [{abbreviate(text)}] could not be parsed, neither by Java parsing "
+                f"(error: [{java_error}]) nor by Scala parsing (error: [{lenient_error}])."
             ) from None
     return uri
 
@@ -89,14 +91,16 @@ _HOSTNAME = re.compile(f"{_LABEL}(?:\\.{_LABEL})*\\.?")
 _DIGITS_AND_DOTS = re.compile(r"[0-9.]*")
 _URIC_CHARS = r"A-Za-z0-9\-_.!~*'();/?:@&=+$,\[\]%"
 # Most URLs are http(s) with a plain hostname and ASCII components. Every such string is one
-# java.net.URI accepts, with these groups, once its "%" escapes are checked.
+# java.net.URI accepts, with these groups, once its "%" escapes are checked. The host is atomic
+# and the rest possessive: only the longest host or component can be followed by what comes
+# next, so giving characters back could only cost time (quadratic, on a long host and path).
 _ORDINARY_URL = re.compile(
     r"(https?)://"
-    f"((?:{_LABEL}\\.)*{_TOP_LABEL}\\.?)"
+    f"((?>(?:{_LABEL}\\.)*{_TOP_LABEL}\\.?))"
     r"(?::([0-9]{1,9}))?"
-    r"(/[A-Za-z0-9\-_.!~*'():@&=+$,;/%]*)?"
-    f"(?:\\?([{_URIC_CHARS}]*))?"
-    f"(?:#([{_URIC_CHARS}]*))?"
+    r"(/[A-Za-z0-9\-_.!~*'():@&=+$,;/%]*+)?"
+    f"(?:\\?([{_URIC_CHARS}]*+))?"
+    f"(?:#([{_URIC_CHARS}]*+))?"
 )
 _MALFORMED_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 

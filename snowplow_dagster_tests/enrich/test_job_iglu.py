@@ -7,7 +7,7 @@ import json
 import pytest
 
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
-from snowplow_dagster.enrich.job import ConfigError, parse_args, run_job
+from snowplow_dagster.enrich.job import UsageError, parse_args, run_job
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 from snowplow_dagster_tests.enrich.test_job import (
@@ -77,5 +77,5 @@ def test_an_unusable_iglu_config_fails_before_spark_starts(tmp_path):
     args = job_args(
         tmp_path, "cloudfront", {"schema": "x", "data": []}, "--iglu-config", encode(broken)
     )
-    with pytest.raises(ConfigError, match=r"data\.repositories\[0\]\.connection: must have"):
+    with pytest.raises(UsageError, match=r"data\.repositories\[0\]\.connection: must have"):
         parse_args(args)

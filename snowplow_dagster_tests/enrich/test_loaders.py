@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import re
 from datetime import UTC, datetime
 
 import pytest
 
+from snowplow_dagster.enrich.loaders import clj_tomcat as clj_tomcat_module
+from snowplow_dagster.enrich.loaders import cloudfront as cloudfront_module
 from snowplow_dagster.enrich.loaders import get_loader
 from snowplow_dagster.enrich.loaders.common import parse_api, parse_timestamp_ms
 from snowplow_dagster.enrich.payload import CollectorApi, ProcessingError
@@ -595,3 +599,71 @@ def test_ndjson_more_than_one_line(line):
 def test_ndjson_body_is_kept_verbatim():
     line = json.dumps({"name": "Χαριτίνη", "n": 1.50})
     assert get_loader(NDJSON)(line).body == line
+
+
+# --- the loaders' linear-time regexes match exactly what Scala's regexes match ------------------
+
+_JAVA_WS, _JAVA_NON_WS = r"[ \t\n\x0b\f\r]+", r"[^ \t\n\x0b\f\r]"
+_JAVA_DOT = r"[^\n\r\x85\u2028\u2029]"
+
+
+def _scala(*parts: str) -> re.Pattern[str]:
+    """A regex as Scala Common Enrich wrote it, with Java's whitespace: quadratic on long runs."""
+    return re.compile("".join(parts).replace("WS", _JAVA_WS).replace("T", _JAVA_NON_WS))
+
+
+_SCALA_ORIGINAL_12 = "WS".join(["(T+)"] * 12)
+_SCALA_CLOUDFRONT = _scala(
+    _SCALA_ORIGINAL_12,
+    "(?:WST*WST+WST+(?:WST+WST+WST+(?:WST+(?:WS(T+)WST+WST+WST+", _JAVA_DOT, "*)?)?)?)?",
+)  # fmt: skip
+_SCALA_CLOUDFRONT_ANY_METHOD = _scala(_SCALA_ORIGINAL_12, _JAVA_DOT, "*")
+_SCALA_CLJ_TOMCAT = _scala(
+    "WS".join(["(T+)", "(T+)", "-", "T+", "(T+)", "(T+)", "T+", "(T+)", "T+", "(T+)", "(T+)"]),
+    "WS(T+)(?:WS-WS-WS-)?(?:WS(T+)?WS(T+)?)?",
+)  # fmt: skip
+
+
+def _random_lines(count: int) -> list[str]:
+    """Lines of 10-27 fields from tokens and separators that make the variants ambiguous: runs
+    of mixed whitespace, ``-`` fields, Java line terminators inside fields, edge whitespace."""
+    rng = random.Random(9)
+    separators = [" ", "\t", "  ", " \t ", "\r", "\n", "\x0b"]
+    tokens = ["a", "-", "-", "GET", "x\x85y", "\x85", "b\u2028", "1.2.3.4", "--"]
+    lines = []
+    for _ in range(count):
+        fields = [rng.choice(tokens) for _ in range(rng.randint(10, 27))]
+        line = "".join(field + rng.choice(separators) for field in fields)[:-1]
+        edge = rng.random()
+        if edge < 0.1:
+            line = rng.choice(separators) + line
+        elif edge < 0.2:
+            line += rng.choice(separators)
+        lines.append(line)
+    return lines
+
+
+def test_cloudfront_regexes_match_what_scalas_match():
+    lines = _random_lines(20_000)
+    matched = 0
+    for line in lines:
+        scala, ours = _SCALA_CLOUDFRONT.fullmatch(line), cloudfront_module._CF_LINE.fullmatch(line)
+        assert (scala and scala.groups()) == (ours and ours.groups()), repr(line)
+        scala = _SCALA_CLOUDFRONT_ANY_METHOD.fullmatch(line)
+        ours = cloudfront_module._ANY_METHOD_LINE.fullmatch(line)
+        assert (scala and scala.groups()) == (ours and ours.groups()), repr(line)
+        matched += scala is not None
+    assert matched > 1000  # the lines exercise the variants, not just the mismatch
+
+
+def test_clj_tomcat_regex_matches_what_scalas_matches():
+    lines = _random_lines(20_000)
+    matched = 0
+    for line in lines:
+        scala, ours = _SCALA_CLJ_TOMCAT.fullmatch(line), clj_tomcat_module._CLJ_LINE.fullmatch(line)
+        if ours is not None:  # ours splits Scala's last group in two: with a content type or not
+            *request, content_type, body, body_alone = ours.groups()
+            ours_groups = (*request, content_type, body_alone if content_type is None else body)
+        assert (scala and scala.groups()) == (ours and ours_groups), repr(line)
+        matched += scala is not None
+    assert matched > 100

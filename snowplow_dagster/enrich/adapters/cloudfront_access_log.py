@@ -56,9 +56,10 @@ _SCHEMA_VERSIONS = {
     24: "1-0-5",
     26: "1-0-6",
 }
-# Double.parseDouble's decimal forms, with the padding String.trim removes.
+# Double.parseDouble's decimal forms, with the padding String.trim removes; possessive runs, so
+# a long run of digits is not split every way (quadratic) before a mismatch.
 _JAVA_DOUBLE = re.compile(
-    r"[\x00-\x20]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[\x00-\x20]*"
+    r"[\x00-\x20]*+[+-]?(?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)(?:[eE][+-]?[0-9]++)?[\x00-\x20]*+"
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from snowplow_dagster.enrich.iglu import check_self_describing
 from snowplow_dagster.enrich.payload import CollectorPayload, ProcessingError, RawEvent
 from snowplow_dagster.enrich.querystring import decode_base64url, encode_base64url
-from snowplow_dagster.enrich.transform import compact_json
+from snowplow_dagster.enrich.transform import compact_json, json_depth_error
 
 _JSON_CONTENT_TYPES = (
     "application/json",
@@ -150,7 +150,11 @@ def _read_json(field: str, text: str | None) -> Any:
     try:
         if text is None:
             raise ValueError("argument text is null")
-        value, _ = _DECODER.raw_decode(text, len(text) - len(text.lstrip(" \t\n\r")))
+        start = len(text) - len(text.lstrip(" \t\n\r"))
+        too_deep = json_depth_error(text, start)
+        if too_deep is not None:
+            raise ValueError(too_deep[0])
+        value, _ = _DECODER.raw_decode(text, start)
     except ValueError as e:
         raise ProcessingError(
             f"Field [{field}]: invalid JSON [{text}] with parsing error: {e}"

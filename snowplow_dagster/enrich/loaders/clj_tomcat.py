@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 from snowplow_dagster.enrich.loaders.common import (
-    JAVA_NON_WHITESPACE,
+    JAVA_TOKEN,
+    JAVA_WHITESPACE,
     JAVA_WHITESPACE_RUN,
     read_request,
     split_on_single_tabs,
@@ -20,16 +21,19 @@ from snowplow_dagster.enrich.payload import CollectorPayload, ProcessingError
 from snowplow_dagster.enrich.querystring import decode_base64url, decode_string
 
 _WS = JAVA_WHITESPACE_RUN
-_FIELD = f"({JAVA_NON_WHITESPACE}+)"
-_SKIPPED = f"{JAVA_NON_WHITESPACE}+"
+_FIELD = f"({JAVA_TOKEN})"
+_SKIPPED = JAVA_TOKEN
 # date time - bytes ip method host path status referer useragent querystring [- - -] [ct body]
 _NO_COOKIE = ["-", "-", "-"]
+# Scala's regex, in linear time (see loaders.common): its last group, ``(?:\s+(\S+)?\s+(\S+)?)?``,
+# is a content type between two whitespace runs and maybe a body, else no content type inside one
+# run of 2+ and maybe a body (the two cannot both match a line).
 _CLJ_LINE = re.compile(
     _WS.join([_FIELD, _FIELD, "-", _SKIPPED, _FIELD, _FIELD, _SKIPPED])
     + _WS
     + _WS.join([_FIELD, _SKIPPED, _FIELD, _FIELD, _FIELD])
     + f"(?:{_WS}-{_WS}-{_WS}-)?"
-    + f"(?:{_WS}{_FIELD}?{_WS}{_FIELD}?)?"
+    + f"(?:{_WS}{_FIELD}{_WS}{_FIELD}?|{JAVA_WHITESPACE}{_WS}{_FIELD}?)?"
 )
 
 
@@ -40,7 +44,8 @@ def load_clj_tomcat(line: str) -> CollectorPayload:
         match = _CLJ_LINE.fullmatch(line)
         if match is None:
             raise ProcessingError("Line does not match raw event format for Clojure Collector")
-        fields = match.groups()
+        *request, content_type, body, body_alone = match.groups()
+        fields = (*request, content_type, body_alone if content_type is None else body)
     date, time, ip, method, path, referer, useragent, qs, content_type, body = fields
     if content_type is None and body is None:  # A: collector <= 0.6.0, no content type or body
         return _build(date, time, ip, path, referer, useragent, qs, None, None)

@@ -21,8 +21,14 @@ TP1 = CollectorApi("com.snowplowanalytics.snowplow", "tp1")
 _API_PATH = re.compile("/?([^/]+)/([^/]+)/?")
 
 # Java's default \s and \S for the log-line regexes: Python's also match Unicode spaces.
-JAVA_WHITESPACE_RUN = r"[ \t\n\x0b\f\r]+"
-JAVA_NON_WHITESPACE = r"[^ \t\n\x0b\f\r]"
+# The runs are possessive (never give characters back). A run of one class is always followed by
+# the other class or the end, so Java's backtracking into them can never make a match, only
+# spend time: with plain ``+``, two adjacent runs (an empty optional field between) try every
+# split of a long whitespace run, which is quadratic in its length.
+JAVA_WHITESPACE = r"[ \t\n\x0b\f\r]"
+JAVA_WHITESPACE_RUN = r"[ \t\n\x0b\f\r]++"
+JAVA_TOKEN = r"[^ \t\n\x0b\f\r]++"
+"""A run of (Java) non-whitespace: one log field."""
 
 
 def split_on_single_tabs(line: str) -> list[str] | None:

@@ -10,7 +10,7 @@ import json
 import re
 
 from snowplow_dagster.enrich.payload import CollectorApi, CollectorPayload, ProcessingError
-from snowplow_dagster.enrich.transform import java_split
+from snowplow_dagster.enrich.transform import java_split, json_depth_error
 
 _NEWLINE = re.compile("\r?\n")
 _JSON_WHITESPACE = re.compile("[ \t\n\r]*")
@@ -30,9 +30,12 @@ def load_ndjson(api: CollectorApi, line: str) -> CollectorPayload | None:
         return None
     if len(java_split(line, _NEWLINE)) > 1:
         raise ProcessingError("Too many lines! Expected single line")
+    start = _JSON_WHITESPACE.match(line).end()
+    if json_depth_error(line, start) is not None:
+        raise ProcessingError("Unparsable JSON")
     try:
         # Like Jackson, read the first JSON value and ignore what follows it.
-        _DECODER.raw_decode(line, _JSON_WHITESPACE.match(line).end())
+        _DECODER.raw_decode(line, start)
     except ValueError:
         raise ProcessingError("Unparsable JSON") from None
     return CollectorPayload(
