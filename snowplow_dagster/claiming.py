@@ -62,8 +62,9 @@ class ClaimSettings:
     manifests: Location
     collector_format: str | None = "cloudfront"
     """Picks ``source_pattern``; None in Stream Enrich mode, which claims enriched ``.gz`` files."""
-    quiet_period_seconds: float = 60.0
-    """Objects modified more recently than this are left for a later batch: still being written."""
+    quiet_period_seconds: float = 0.0
+    """Objects modified more recently than this are left for a later batch: still being written
+    (a local folder; on S3 an object is listed only once whole, see ``quiet_period_default``)."""
     max_files: int = 100_000
     max_bytes: int = 100 * 1024**3
     """A larger object still gets a batch of its own rather than waiting forever."""
@@ -113,13 +114,16 @@ def plan_batches(
     claimed: Set[Location],
     settings: ClaimSettings,
     now: datetime,
+    held: list[ObjectInfo] | None = None,
 ) -> list[BatchPlan]:
     """Cut what waits into batches, oldest first, each within the file and byte caps.
 
     ``listing[i]`` is what ``settings.in_locations[i]`` holds. Folder markers, ``$folder$`` files,
     objects not matching the collector's pattern, objects modified within the quiet period and
-    ``claimed`` objects are left out. Two objects that would land on the same staged path are never
-    put in one pass: the later one waits for the next pass, whose run folder is a different one.
+    ``claimed`` objects are left out; those held back only by the quiet period are appended to
+    ``held``, so a caller can say what waits and since when. Two objects that would land on the
+    same staged path are never put in one pass: the later one waits for the next pass, whose run
+    folder is a different one.
     """
     cutoff = now - timedelta(seconds=settings.quiet_period_seconds)
     pattern = source_pattern(settings.collector_format)
@@ -127,11 +131,16 @@ def plan_batches(
     for source, objects in enumerate(listing):
         location = settings.in_locations[source]
         for info in objects:
-            if info.key.endswith(("/", "$folder$")) or info.last_modified > cutoff:
+            if info.key.endswith(("/", "$folder$")):
                 continue
             relative = location.relative(info.key)
-            if pattern.fullmatch(relative) and location.object(info.key) not in claimed:
-                waiting.append((info.last_modified, source, info.key, relative, info))
+            if not pattern.fullmatch(relative) or location.object(info.key) in claimed:
+                continue
+            if info.last_modified > cutoff:
+                if held is not None:
+                    held.append(info)
+                continue
+            waiting.append((info.last_modified, source, info.key, relative, info))
     waiting.sort(key=lambda item: item[:3])
 
     plans: list[BatchPlan] = []
@@ -155,27 +164,25 @@ def plan_batches(
 
 
 def claim(
-    storage: Storage, settings: ClaimSettings, *, now: datetime | None = None
+    storage: Storage,
+    settings: ClaimSettings,
+    *,
+    now: datetime | None = None,
+    held: list[ObjectInfo] | None = None,
 ) -> list[Manifest]:
     """One claim pass: the new batches, committed and durable, or ``[]`` when nothing waits.
+    Objects left for a later pass by the quiet period are put in ``held`` (``plan_batches``).
 
     Costs one listing of each in-location plus reads of the pending manifests; neither the
     processing folder, the archive nor past manifests are listed.
     """
     store = ManifestStore(storage, settings.manifests)
     for _ in range(_COMMIT_ATTEMPTS):
-        # The pending index must be read before listing: an object whose batch is staged and
-        # released in between is then already gone from the listing, never seen unclaimed.
-        pending, version = store.pending()
-        with ThreadPoolExecutor(max(1, len(settings.in_locations) + len(pending))) as pool:
-            listing_futures = [
-                pool.submit(list_tree, storage, location) for location in settings.in_locations
-            ]
-            manifests = list(pool.map(store.load, pending))
-            listing = [future.result() for future in listing_futures]
-        claimed = {m.source_of(entry) for m in manifests for entry in m.entries}
         clock = now or datetime.now(UTC)
-        plans = plan_batches(listing, claimed, settings, clock)
+        attempt_held: list[ObjectInfo] = []
+        plans, pending, version = _plan(store, settings, clock, attempt_held)
+        if held is not None:
+            held[:] = attempt_held
         if not plans:
             return []
         created = _create_manifests(store, settings, plans, clock)
@@ -187,6 +194,31 @@ def claim(
         for manifest in created:
             store.discard(manifest.batch_id)
     raise ClaimContention(f"no claim committed after {_COMMIT_ATTEMPTS} attempts")
+
+
+def preview_claim(
+    storage: Storage, settings: ClaimSettings, now: datetime, held: list[ObjectInfo]
+) -> list[BatchPlan]:
+    """What ``claim`` would cut into batches now, writing nothing (a sensor preview)."""
+    return _plan(ManifestStore(storage, settings.manifests), settings, now, held)[0]
+
+
+def _plan(
+    store: ManifestStore, settings: ClaimSettings, clock: datetime, held: list[ObjectInfo]
+) -> tuple[list[BatchPlan], tuple[str, ...], str | None]:
+    """The plans, and the pending index (with its version) they were planned against."""
+    storage = store.storage
+    # The pending index must be read before listing: an object whose batch is staged and
+    # released in between is then already gone from the listing, never seen unclaimed.
+    pending, version = store.pending()
+    with ThreadPoolExecutor(max(1, len(settings.in_locations) + len(pending))) as pool:
+        listing_futures = [
+            pool.submit(list_tree, storage, location) for location in settings.in_locations
+        ]
+        manifests = list(pool.map(store.load, pending))
+        listing = [future.result() for future in listing_futures]
+    claimed = {m.source_of(entry) for m in manifests for entry in m.entries}
+    return plan_batches(listing, claimed, settings, clock, held), pending, version
 
 
 def _create_manifests(
@@ -208,3 +240,29 @@ def _create_manifests(
                 created.append(manifest)
                 break
     return created
+
+
+@dataclass(frozen=True)
+class QuietWait:
+    """Objects a pass left for later because they changed within the quiet period."""
+
+    objects: int
+    since: datetime
+    """The oldest one's last modification: it becomes claimable once the quiet period has passed."""
+    quiet_period_seconds: float
+
+    @classmethod
+    def of(cls, held: Sequence[ObjectInfo], settings: ClaimSettings) -> QuietWait | None:
+        if not held:
+            return None
+        oldest = min(info.last_modified for info in held)
+        return cls(len(held), oldest, settings.quiet_period_seconds)
+
+    def describe(self) -> str:
+        ready = self.since + timedelta(seconds=self.quiet_period_seconds)
+        return (
+            f"{self.objects} object(s) modified since {self.since:%Y-%m-%d %H:%M:%S} UTC wait for "
+            f"the quiet period ({self.quiet_period_seconds:g} s, "
+            f"snowplow_dagster.quiet_period_seconds); the first is claimable from "
+            f"{ready:%H:%M:%S} UTC"
+        )

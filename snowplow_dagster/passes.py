@@ -19,6 +19,7 @@ from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from snowplow_dagster.assets import all_assets, asset_checks
+from snowplow_dagster.claiming import QuietWait
 from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, STREAM_JOB
 from snowplow_dagster.jobs import jobs
 from snowplow_dagster.partitions import batches
@@ -37,6 +38,8 @@ class PassResult:
     """Run, in order: the batches claimed by this pass, then any found claimed without a run,
     then the resumed ones that had anything left to run."""
     results: tuple[dg.ExecuteInProcessResult, ...]
+    quiet: QuietWait | None = None
+    """Objects the claim left for a later pass (the quiet period)."""
 
     @property
     def success(self) -> bool:
@@ -69,12 +72,12 @@ def run_pass(
         if assets is not None
         else sorted(job.asset_layer.executable_asset_keys)
     )
-    new = (
-        claim_tick(instance, pipeline, SensorCursor(), now or datetime.now(UTC)).requests
+    tick = (
+        claim_tick(instance, pipeline, SensorCursor(), now or datetime.now(UTC))
         if claim_new
-        else ()
+        else None
     )
-    plans = dict.fromkeys(new, selection)
+    plans = dict.fromkeys(tick.requests if tick else (), selection)
     for batch in resume:
         if batch not in plans and (left := still_to_run(instance, batch, selection)):
             plans[batch] = left
@@ -90,7 +93,7 @@ def run_pass(
         )
         for batch in todo
     )
-    return PassResult(job_name, todo, results)
+    return PassResult(job_name, todo, results, tick.quiet if tick else None)
 
 
 def still_to_run(

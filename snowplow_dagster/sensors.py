@@ -20,12 +20,13 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from snowplow_dagster.claiming import claim
+from snowplow_dagster.claiming import QuietWait, claim, preview_claim
 from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, PARTITION_TAG, STREAM_JOB
 from snowplow_dagster.jobs import batch_job, stream_job
 from snowplow_dagster.manifest import batch_time
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources.storage import ObjectInfo
 
 INTERVAL_ENV = "SNOWPLOW_DAGSTER_SENSOR_INTERVAL_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 60
@@ -61,6 +62,8 @@ class ClaimOutcome:
     new: tuple[str, ...]
     pending: tuple[str, ...]
     with_runs: frozenset[str] = frozenset()
+    quiet: QuietWait | None = None
+    """Objects left for a later tick by the quiet period."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class TickDecision:
     skip_reason: str | None = None
     orphans: tuple[str, ...] = ()
     """Of ``requests``: pending batches found without a run."""
+    quiet: QuietWait | None = None
 
 
 def orphan_candidates(
@@ -106,7 +110,9 @@ def decide_tick(
     skip = None
     if not requests:
         skip = f"Nothing new to claim; {len(outcome.pending)} batch(es) pending"
-    return TickDecision(settings.job_name, requests, next_cursor, skip, orphans)
+        if outcome.quiet is not None:
+            skip += f"; {outcome.quiet.describe()}"
+    return TickDecision(settings.job_name, requests, next_cursor, skip, orphans, outcome.quiet)
 
 
 def batches_with_runs(instance: dg.DagsterInstance, candidates: Sequence[str]) -> frozenset[str]:
@@ -126,12 +132,38 @@ def claim_tick(
 ) -> TickDecision:
     """Claim what waits, then decide: the part of a tick that a pass (``passes.py``) shares."""
     storage = pipeline.storage()
-    new = tuple(m.batch_id for m in claim(storage, pipeline.claim_settings(), now=now))
+    settings = pipeline.claim_settings()
+    held: list[ObjectInfo] = []
+    new = tuple(m.batch_id for m in claim(storage, settings, now=now, held=held))
     pending, _ = pipeline.manifest_store(storage).pending()
     candidates = orphan_candidates(new, pending, cursor)
-    outcome = ClaimOutcome(new, pending, batches_with_runs(instance, candidates))
+    outcome = ClaimOutcome(
+        new, pending, batches_with_runs(instance, candidates), QuietWait.of(held, settings)
+    )
     job_name = STREAM_JOB if pipeline.config.stream_mode else BATCH_JOB
     return decide_tick(outcome, cursor, now, TickSettings(job_name))
+
+
+def is_preview(context: dg.SensorEvaluationContext) -> bool:
+    """Dagster's "Preview tick result" (GraphQL ``sensorDryRun``): the daemon names each tick's
+    logs ``[repository, sensor, tick id]``, while a preview passes no log key and Dagster makes one
+    from the time (``YYYYMMDD_HHMMSS``). A preview must not claim: its claim would be real while
+    its run requests are only shown."""
+    log_key = context.log_key
+    return bool(log_key) and not str(log_key[-1]).isdigit()
+
+
+def preview_tick(pipeline: SnowplowPipeline, now: datetime) -> str:
+    """What a tick would claim now, with nothing written."""
+    settings = pipeline.claim_settings()
+    held: list[ObjectInfo] = []
+    plans = preview_claim(pipeline.storage(), settings, now, held)
+    files = sum(len(plan.entries) for plan in plans)
+    text = f"Preview, nothing claimed: a tick now would claim {files} object(s) into "
+    text += f"{len(plans)} batch(es) and request a run for each"
+    if (quiet := QuietWait.of(held, settings)) is not None:
+        text += f"; {quiet.describe()}"
+    return text
 
 
 @dg.sensor(
@@ -144,6 +176,9 @@ def claim_tick(
 def in_bucket_sensor(
     context: dg.SensorEvaluationContext, pipeline: SnowplowPipeline
 ) -> dg.SensorResult:
+    if is_preview(context):
+        return dg.SensorResult(skip_reason=preview_tick(pipeline, datetime.now(UTC)))
+    pipeline.check_application()  # a location we cannot write fails the tick, claiming nothing
     cursor = SensorCursor.from_json(context.cursor)
     decision = claim_tick(context.instance, pipeline, cursor, datetime.now(UTC))
     if decision.orphans:

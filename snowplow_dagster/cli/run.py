@@ -21,7 +21,7 @@ from rich.console import Console
 from snowplow_dagster.cli import lock, owners
 from snowplow_dagster.cli.home import dagster_home, log_file, open_instance, ui_command
 from snowplow_dagster.cli.inputs import config_path
-from snowplow_dagster.cli.report import dagster_logs_to, progress
+from snowplow_dagster.cli.report import dagster_logs_to, failures, progress
 from snowplow_dagster.cli.selection import (
     RESUMABLE,
     SelectionError,
@@ -33,6 +33,8 @@ from snowplow_dagster.config import ConfigError
 from snowplow_dagster.constants import BATCH_TAG
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentConfigError, EnrichmentRegistry
 from snowplow_dagster.passes import PassResult, run_pass
+from snowplow_dagster.resources.emr import config_secrets
+from snowplow_dagster.resources.emr_report import Masker
 from snowplow_dagster.resources.pipeline import Engine, SnowplowPipeline
 
 OK, ERROR, NO_DATA, ONGOING, LOCK_HELD = 0, 1, 3, 4, 17
@@ -73,6 +75,7 @@ def command(args: argparse.Namespace) -> int:
             loaded = pipeline.load()
             EnrichmentRegistry.from_json(loaded.enrichments)  # every parameter, before any move
             plan = plan_steps(skip, args.resume_from, stream_mode=loaded.config.stream_mode)
+            pipeline.check_application()  # on EMR: a bundle location we can write, before moves
             for note in plan.notes:
                 print(note)
             with _locked(args.lock, ignore_on_start=args.ignore_lock_on_start):
@@ -113,14 +116,23 @@ def one_pass(instance: dg.DagsterInstance, pipeline: SnowplowPipeline, plan: Ste
         where = ", ".join(location.uri for location in pipeline.claim_settings().in_locations)
         claimed = f"nothing to claim in {where} and " if plan.claims else ""
         print(f"No logs to process: {claimed}no unfinished batch to resume")
+        if done.quiet is not None:
+            print(done.quiet.describe())
         return code
+    mask = Masker(config_secrets(pipeline.config))
     for result in done.results:
         batch = result.dagster_run.tags.get(BATCH_TAG, "?")
         state = "done" if result.success else "FAILED (the next run resumes it)"
         print(f"Batch {batch}: run {result.run_id} {state}")
+        if not result.success:
+            print(f"Batch {batch}: run {result.run_id} failed", file=sys.stderr)
+            for line in failures(result, mask):
+                print(line, file=sys.stderr)
     print(f"{ui}; detailed logs in {log_file(dagster_home())}")
     if code == OK:
         print("Completed successfully")
+    else:
+        print(f"Exit code {code}", file=sys.stderr)
     return code
 
 

@@ -16,7 +16,13 @@ from snowplow_dagster.config.credentials import AwsCredentials, _credentials
 from snowplow_dagster.config.erb import render_erb
 from snowplow_dagster.config.errors import ConfigError, ConfigIssue
 from snowplow_dagster.config.issues import _issues_from, _unknown_keys
-from snowplow_dagster.config.models import ConfigFile, LocalSparkSettings, _manifests_location
+from snowplow_dagster.config.models import (
+    ConfigFile,
+    LocalSparkSettings,
+    _manifests_location,
+    application_location,
+    quiet_period_default,
+)
 from snowplow_dagster.config.yaml_loader import _parse_yaml
 
 
@@ -35,6 +41,9 @@ class Locations:
     manifests: str
     log: str | None
     assets: str
+    """EmrEtlRunner's ``aws.s3.buckets.assets``, as written: often Snowplow's hosted bucket."""
+    application: tuple[str, str] | None
+    """(key, location) the EMR application is uploaded under (``application_location``)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,9 @@ def _pipeline_config(file: ConfigFile, source: str, warnings: list[str]) -> Pipe
     raw = None if stream else buckets.raw
     if stream and buckets.raw is not None:
         warnings.append("aws.s3.buckets.raw: ignored because enriched.stream is set")
+    raw_in = tuple(raw.in_) if raw else ()
+    in_locations = (buckets.enriched.stream,) if buckets.enriched.stream else raw_in
+    quiet = ext.quiet_period_seconds
     return PipelineConfig(
         source=source,
         file=file,
@@ -91,7 +103,7 @@ def _pipeline_config(file: ConfigFile, source: str, warnings: list[str]) -> Pipe
         stream_mode=stream,
         collector_format=None if stream or file.collectors is None else file.collectors.format,
         locations=Locations(
-            raw_in=tuple(raw.in_) if raw else (),
+            raw_in=raw_in,
             raw_processing=raw.processing if raw else None,
             raw_archive=raw.archive if raw else None,
             enriched_good=buckets.enriched.good,
@@ -101,9 +113,10 @@ def _pipeline_config(file: ConfigFile, source: str, warnings: list[str]) -> Pipe
             manifests=_manifests_location(file),
             log=buckets.log,
             assets=buckets.assets,
+            application=application_location(file),
         ),
         claim=ClaimSettings(
-            quiet_period_seconds=ext.quiet_period_seconds,
+            quiet_period_seconds=quiet_period_default(in_locations) if quiet is None else quiet,
             max_files_per_batch=ext.max_files_per_batch,
             max_bytes_per_batch=int(ext.max_bytes_per_batch),
         ),

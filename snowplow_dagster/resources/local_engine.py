@@ -278,14 +278,15 @@ class LocalEngine(dg.ConfigurableResource):
             command += ["--name", submit.name]
         for setting in (*submit.conf, *(f"{k}={v}" for k, v in self.spark_conf.items())):
             command += ["--conf", setting]
-        command += [_local_application(), *app_args]
-        log.info("spark-submit of %s on %s", submit.app, self.spark_master)
+        application = _local_application()
+        command += [application, *app_args]
+        log.info("spark-submit of %s on %s", application, self.spark_master)
         exit_code, tail = _run_process(command, _spark_environment(), log, cancel_event)
         if exit_code != 0:
             raise _SparkFailed(exit_code, tail)
         for local, uri in outputs:
             _put_in_place(local, uri, hdfs, scratch, log)
-        return {"application": submit.app, "outputs": [uri for _, uri in outputs]}
+        return {"application": application, "outputs": [uri for _, uri in outputs]}
 
 
 def _local_app_args(

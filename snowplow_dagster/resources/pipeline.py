@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
+from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
 from snowplow_dagster.claiming import ClaimSettings
@@ -38,7 +39,13 @@ from snowplow_dagster.resources.bundle import bundle_uris, ensure_bundle
 from snowplow_dagster.resources.emr import EmrResource
 from snowplow_dagster.resources.engine import ExecutionEngine
 from snowplow_dagster.resources.local_engine import LocalEngine
-from snowplow_dagster.resources.storage import Location, S3Settings, Storage, storage_for
+from snowplow_dagster.resources.storage import (
+    Location,
+    S3Settings,
+    Storage,
+    StorageError,
+    storage_for,
+)
 from snowplow_dagster.samples import SAMPLE_CONFIG, SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 
 CONFIG_ENV = "SNOWPLOW_DAGSTER_CONFIG"
@@ -195,13 +202,44 @@ class SnowplowPipeline(dg.ConfigurableResource):
         return _encode(self.load().resolver)
 
     def application_uris(self) -> tuple[str, str]:
-        """The enrichment application and its dependency archive, per release under the assets
-        location. On EMR they are uploaded first when missing or changed (``ensure_bundle``);
-        the local engine runs this installation's, so they are only named."""
-        assets = Location.parse(self.config.locations.assets)
+        """The enrichment application and its dependency archive, per release under the
+        application location (``config.models.application_location``: never Snowplow's hosted
+        bucket). On EMR they are uploaded first when missing or changed (``ensure_bundle``); the
+        local engine runs this installation's, so they are only named."""
         if self.load().engine == "emr":
-            return ensure_bundle(self.storage(), assets)
-        return bundle_uris(assets)
+            return ensure_bundle(self.storage(), self._application_location())
+        application = self.config.locations.application
+        return bundle_uris(
+            Location.parse(application[1] if application else self.config.locations.assets)
+        )
+
+    def check_application(self) -> None:
+        """On EMR, upload the application now (a no-op when this release is there), so a location
+        we cannot write fails before anything is claimed or moved, as a ``ConfigError`` naming
+        the key, rather than after staging, in ``enriched_events``."""
+        if self.load().engine != "emr":
+            return
+        key, uri = self.config.locations.application or ("snowplow_dagster.assets", "")
+        try:
+            ensure_bundle(self.storage(), Location.parse(uri))
+        except (ClientError, StorageError) as error:
+            code = error.response["Error"].get("Code") if isinstance(error, ClientError) else ""
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        key,
+                        f"cannot upload the enrichment application under {uri} "
+                        f"({code or type(error).__name__}); set snowplow_dagster.assets to an "
+                        "s3:// location you can write",
+                    )
+                ],
+                self.config.source,
+            ) from None
+
+    def _application_location(self) -> Location:
+        application = self.config.locations.application
+        assert application is not None  # required on EMR (EmrResource.settings_for)
+        return Location.parse(application[1])
 
 
 def _path(value: str | None, env: str, sample: Path) -> Path:
