@@ -3,7 +3,9 @@
 EmrEtlRunner's ``lint resolver|enrichments|all`` plus ``config`` (it checked config.yml only when
 running). ``enrichments`` lints the resolver first, as EmrEtlRunner does, then builds every
 enrichment as a Spark worker would, so a bad parameter or a missing MaxMind database shows here
-rather than in the middle of a batch. Errors name files and keys, never values.
+rather than in the middle of a batch. With ``engine: emr``, ``config`` also checks the cluster
+request and uploads the application where it will be read from (``check_application``). Errors
+name files and keys, never values.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from snowplow_dagster.enrich.enrichments.registry import (
     EnrichmentRegistry,
     load_enrichments_directory,
 )
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
 
 TARGETS = ("config", "resolver", "enrichments", "all")
 _NEEDS = {
@@ -44,6 +47,11 @@ def lint_config(path: Path) -> str:
     config = load_config(path)
     for warning in config.warnings:
         print(f"Warning: {config.source}: {warning}")
+    if config.engine == "emr":
+        # The cluster request and the application location, as run checks them before moving
+        # anything: this uploads the release's application when it is not there yet.
+        SnowplowPipeline(config_path=str(path)).check_application()
+        return f"Valid configuration, EMR request and application location: {config.source}"
     return f"Valid configuration: {config.source}"
 
 

@@ -315,7 +315,8 @@ def quiet_period_default(in_locations: tuple[str, ...]) -> int:
 
 
 def application_location(file: ConfigFile) -> tuple[str, str] | None:
-    """(key path, location) the EMR application bundle is uploaded under, and the key an error
+    """(key path, base location) the EMR application bundle is uploaded under (in
+    ``snowplow-dagster/<version>/``, ``bundle.bundle_uris``), and the key an error
     about it names: ``snowplow_dagster.assets``, else ``aws.s3.buckets.assets`` when the user hosts
     their own assets, else the log bucket (a bucket the user owns; EMR requires it). None when
     none of these is set."""
@@ -325,7 +326,7 @@ def application_location(file: ConfigFile) -> tuple[str, str] | None:
     if not buckets.assets.startswith(HOSTED_ASSETS):
         return "aws.s3.buckets.assets", buckets.assets
     if buckets.log is not None:
-        return "aws.s3.buckets.log", f"{buckets.log}snowplow-dagster/"
+        return "aws.s3.buckets.log", buckets.log  # the bundle goes to <log>snowplow-dagster/<v>/
     return None
 
 
