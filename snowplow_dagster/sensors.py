@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from snowplow_dagster.claiming import QuietWait, claim, preview_claim
 from snowplow_dagster.constants import BATCH_JOB, BATCH_TAG, PARTITION_TAG, STREAM_JOB
-from snowplow_dagster.jobs import batch_job, stream_job
+from snowplow_dagster.jobs import batch_job
 from snowplow_dagster.manifest import batch_time
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
@@ -166,16 +167,7 @@ def preview_tick(pipeline: SnowplowPipeline, now: datetime) -> str:
     return text
 
 
-@dg.sensor(
-    name="in_bucket_sensor",
-    jobs=[batch_job, stream_job],
-    minimum_interval_seconds=int(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS)),
-    description="Claims new objects of the in-bucket(s) (or the stream location) into batches "
-    "and requests one run per batch. The quiet period and batch caps come from config.yml.",
-)
-def in_bucket_sensor(
-    context: dg.SensorEvaluationContext, pipeline: SnowplowPipeline
-) -> dg.SensorResult:
+def _evaluate(context: dg.SensorEvaluationContext, pipeline: SnowplowPipeline) -> dg.SensorResult:
     if is_preview(context):
         return dg.SensorResult(skip_reason=preview_tick(pipeline, datetime.now(UTC)))
     pipeline.check_application()  # a location we cannot write fails the tick, claiming nothing
@@ -198,3 +190,18 @@ def in_bucket_sensor(
         dynamic_partitions_requests=[batches.build_add_request(list(decision.requests))],
         cursor=decision.cursor.to_json(),
     )
+
+
+def build_in_bucket_sensor(job: UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    """The sensor for the configured mode's job (``definitions.py`` defines only that job)."""
+    return dg.sensor(
+        name="in_bucket_sensor",
+        job=job,
+        minimum_interval_seconds=int(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS)),
+        description="Claims new objects of the in-bucket(s) (or the stream location) into batches "
+        "and requests one run per batch. The quiet period and batch caps come from config.yml.",
+    )(_evaluate)
+
+
+in_bucket_sensor = build_in_bucket_sensor(batch_job)
+"""Batch mode's sensor (and the function any mode's sensor runs, for direct invocation)."""

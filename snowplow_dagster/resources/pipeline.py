@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
+import yaml
 from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
@@ -240,6 +241,21 @@ class SnowplowPipeline(dg.ConfigurableResource):
         application = self.config.locations.application
         assert application is not None  # required on EMR (EmrResource.settings_for)
         return Location.parse(application[1])
+
+
+def configured_stream_mode() -> bool:
+    """Whether the configured ``config.yml`` (``$SNOWPLOW_DAGSTER_CONFIG`` or the sample) is in
+    Stream Enrich mode: ``aws.s3.buckets.enriched.stream`` set, as EmrEtlRunner decides it.
+
+    Read when the code location loads, which must succeed with no environment at all: the key is
+    read from the YAML without rendering ERB or validating, and an unreadable file means batch
+    mode. The file is validated in full when the resource is set up, as before.
+    """
+    try:
+        data = yaml.safe_load(_path(None, CONFIG_ENV, SAMPLE_CONFIG).read_text(encoding="utf-8"))
+        return bool(data["aws"]["s3"]["buckets"]["enriched"]["stream"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return False
 
 
 def _path(value: str | None, env: str, sample: Path) -> Path:
