@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from snowplow_dagster.assets.batch_key import require_batch
 from snowplow_dagster.assets.enriched import enriched_events
 from snowplow_dagster.assets.staged import MOVE_RETRY_POLICY, move_metadata
 from snowplow_dagster.constants import ARCHIVED_GROUP
@@ -19,11 +20,12 @@ from snowplow_dagster.resources.pipeline import SnowplowPipeline
 def archived_logs(
     context: dg.AssetExecutionContext, pipeline: SnowplowPipeline
 ) -> dg.MaterializeResult:
-    """Archive exactly the manifest's objects to ``archive/raw/run=<id>/`` (idempotent).
+    """Archive exactly the manifest's objects to archive/raw/run=<id>/ (idempotent).
 
     Runs only after enrichment's blocking checks passed, so raw data whose enrichment lost lines
     stays in processing for a rerun.
     """
+    require_batch(context, pipeline)
     settings = pipeline.claim_settings()
     batch = context.partition_key
     report = archive_batch(pipeline.storage(), settings, batch)
