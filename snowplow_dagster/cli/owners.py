@@ -94,6 +94,10 @@ def mark_failed(instance: dg.DagsterInstance, owner: RunOwner) -> None:
             message=f"Its process (pid {owner.pid}) is gone: marked failed by `snowplow-dagster "
             "run`, which resumes the batch from its manifest.",
         )
+        # Its pool slot (the `emr` pool of dagster.yaml) would otherwise stay taken: with no
+        # daemon to free it, the resumed enrichment would wait for it for ever.
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
 
 
 def open_batches(pipeline: SnowplowPipeline) -> list[str]:
