@@ -220,7 +220,9 @@ class SnowplowPipeline(dg.ConfigurableResource):
         the key, rather than after staging, in ``enriched_events``."""
         if self.load().engine != "emr":
             return
-        key, uri = self.config.locations.application or ("snowplow_dagster.assets", "")
+        application = self.config.locations.application
+        assert application is not None  # required on EMR: load() refused the config otherwise
+        key, uri = application
         try:
             ensure_bundle(self.storage(), Location.parse(uri))
         except (ClientError, StorageError) as error:
