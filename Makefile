@@ -28,14 +28,19 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The Dagster UI on the persistent local instance `make demo` writes to (SQLite under
-# .dagster_home/), with the bundled config's folders under snowplow-demo/.
+# The Dagster UI on the persistent instance `make demo` and `snowplow-dagster run` write to:
+# $DAGSTER_HOME when set, else .dagster_home/ here (SQLite), given this project's dagster.yaml
+# when it has none, with the bundled config's folders under snowplow-demo/.
+# `make dev PORT=3001 HOST=0.0.0.0` serves elsewhere.
 SNOWPLOW_DAGSTER_HOME ?= $(CURDIR)/snowplow-demo
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+PORT ?= 3000
+HOST ?= 127.0.0.1
 dev: install
-	mkdir -p .dagster_home
-	ln -sf ../dagster.yaml .dagster_home/dagster.yaml
-	SNOWPLOW_DAGSTER_HOME=$(SNOWPLOW_DAGSTER_HOME) DAGSTER_HOME=$(CURDIR)/.dagster_home \
-		$(BIN)/dagster dev -w workspace.yaml
+	mkdir -p "$(abspath $(DAGSTER_HOME))"
+	test -e "$(abspath $(DAGSTER_HOME))/dagster.yaml" || cp dagster.yaml "$(abspath $(DAGSTER_HOME))/"
+	SNOWPLOW_DAGSTER_HOME="$(abspath $(SNOWPLOW_DAGSTER_HOME))" DAGSTER_HOME="$(abspath $(DAGSTER_HOME))" \
+		$(BIN)/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -89,8 +89,9 @@ class ClaimSettings:
     files, and staging is a batch's last step."""
     collector_format: str | None = "cloudfront"
     """Batch mode: picks ``source_pattern``. Not read in Stream Enrich mode."""
-    quiet_period_seconds: float = 60.0
-    """Objects modified more recently than this are left for a later batch: still being written."""
+    quiet_period_seconds: float = 0.0
+    """Objects modified more recently than this are left for a later batch: still being written
+    (a local folder; on S3 an object is listed only once whole, see ``quiet_period_default``)."""
     max_files_per_batch: int = 100_000
     max_bytes_per_batch: int = 100 * 1024**3
     """A larger object still gets a batch of its own rather than waiting forever."""
@@ -140,22 +141,28 @@ def plan_batches(
     claimed: Set[Location],
     settings: ClaimSettings,
     now: datetime,
+    held: list[ObjectInfo] | None = None,
 ) -> list[BatchPlan]:
     """Cut what waits into batches, oldest first, each within the file and byte caps.
 
     ``listing[i]`` is what ``settings.in_locations[i]`` holds. Folder markers, ``$folder$`` files,
     objects not matching the collector's pattern, objects modified within the quiet period and
     ``claimed`` objects are left out, and so are those that cannot be claimed (``find_strays``
-    names them). Two objects that would land on the same staged path are never
-    put in one pass: the later one waits for the next pass, whose run folder is a different one.
+    names them); those held back only by the quiet period are appended to ``held``, so a caller
+    can say what waits and since when. Two objects that would land on the same staged path are
+    never put in one pass: the later one waits for the next pass, whose run folder is a different
+    one.
     """
     cutoff = now - timedelta(seconds=settings.quiet_period_seconds)
     waiting = []
     for source, location, info, relative in _wanted(listing, settings):
-        if info.last_modified > cutoff or untakeable(location, relative):
+        if untakeable(location, relative) or location.object(info.key) in claimed:
             continue
-        if location.object(info.key) not in claimed:
-            waiting.append((info.last_modified, source, info.key, relative, info))
+        if info.last_modified > cutoff:
+            if held is not None:
+                held.append(info)
+            continue
+        waiting.append((info.last_modified, source, info.key, relative, info))
     waiting.sort(key=lambda item: item[:3])
 
     plans: list[BatchPlan] = []
@@ -221,36 +228,36 @@ def describe_strays(strays: Sequence[Stray], *, limit: int = 20) -> str:
 
 
 def claim(
-    storage: Storage, settings: ClaimSettings, *, now: datetime | None = None
+    storage: Storage,
+    settings: ClaimSettings,
+    *,
+    now: datetime | None = None,
+    held: list[ObjectInfo] | None = None,
 ) -> list[Manifest]:
     """One claim pass: the new batches, committed and durable, or ``[]`` when nothing waits."""
-    return claim_pass(storage, settings, now=now).manifests
+    return claim_pass(storage, settings, now=now, held=held).manifests
 
 
 def claim_pass(
-    storage: Storage, settings: ClaimSettings, *, now: datetime | None = None
+    storage: Storage,
+    settings: ClaimSettings,
+    *,
+    now: datetime | None = None,
+    held: list[ObjectInfo] | None = None,
 ) -> ClaimPass:
-    """One claim pass: the new batches and what could not be claimed.
+    """One claim pass: the new batches and what could not be claimed. Objects left for a later
+    pass by the quiet period are put in ``held`` (``plan_batches``).
 
     Costs one listing of each in-location plus reads of the pending manifests; neither the
     processing folder, the archive nor past manifests are listed.
     """
     store = ManifestStore(storage, settings.manifests)
     for _ in range(_COMMIT_ATTEMPTS):
-        # The pending index must be read before listing: an object whose batch is staged and
-        # released in between is then already gone from the listing, never seen unclaimed.
-        pending, version = store.pending()
-        locations = settings.in_locations
-        with ThreadPoolExecutor(max(1, 2 * len(locations) + len(pending))) as pool:
-            listing_futures = [pool.submit(list_tree, storage, where) for where in locations]
-            hidden_futures = [pool.submit(storage.strays, where) for where in locations]
-            manifests = list(pool.map(store.load, pending))
-            listing = [future.result() for future in listing_futures]
-            hidden = [future.result() for future in hidden_futures]
-        strays = find_strays(listing, hidden, settings)
-        claimed = {m.source_of(entry) for m in manifests for entry in m.entries}
         clock = now or datetime.now(UTC)
-        plans = plan_batches(listing, claimed, settings, clock)
+        attempt_held: list[ObjectInfo] = []
+        plans, strays, pending, version = _plan(store, settings, clock, attempt_held)
+        if held is not None:
+            held[:] = attempt_held
         if not plans:
             return ClaimPass([], strays)
         created = _create_manifests(store, settings, plans, clock)
@@ -280,6 +287,35 @@ def _wanted(
                 yield source, location, info, relative
 
 
+def preview_claim(
+    storage: Storage, settings: ClaimSettings, now: datetime, held: list[ObjectInfo]
+) -> list[BatchPlan]:
+    """What ``claim`` would cut into batches now, writing nothing (a sensor preview)."""
+    return _plan(ManifestStore(storage, settings.manifests), settings, now, held)[0]
+
+
+def _plan(
+    store: ManifestStore, settings: ClaimSettings, clock: datetime, held: list[ObjectInfo]
+) -> tuple[list[BatchPlan], tuple[Stray, ...], tuple[str, ...], str | None]:
+    """The plans, what cannot be claimed, and the pending index (with its version) they were
+    planned against."""
+    storage = store.storage
+    # The pending index must be read before listing: an object whose batch is staged and
+    # released in between is then already gone from the listing, never seen unclaimed.
+    pending, version = store.pending()
+    locations = settings.in_locations
+    with ThreadPoolExecutor(max(1, 2 * len(locations) + len(pending))) as pool:
+        listing_futures = [pool.submit(list_tree, storage, where) for where in locations]
+        hidden_futures = [pool.submit(storage.strays, where) for where in locations]
+        manifests = list(pool.map(store.load, pending))
+        listing = [future.result() for future in listing_futures]
+        hidden = [future.result() for future in hidden_futures]
+    strays = find_strays(listing, hidden, settings)
+    claimed = {m.source_of(entry) for m in manifests for entry in m.entries}
+    plans = plan_batches(listing, claimed, settings, clock, held)
+    return plans, strays, pending, version
+
+
 def _create_manifests(
     store: ManifestStore, settings: ClaimSettings, plans: list[BatchPlan], clock: datetime
 ) -> list[Manifest]:
@@ -299,3 +335,29 @@ def _create_manifests(
                 created.append(manifest)
                 break
     return created
+
+
+@dataclass(frozen=True)
+class QuietWait:
+    """Objects a pass left for later because they changed within the quiet period."""
+
+    objects: int
+    since: datetime
+    """The oldest one's last modification: it becomes claimable once the quiet period has passed."""
+    quiet_period_seconds: float
+
+    @classmethod
+    def of(cls, held: Sequence[ObjectInfo], settings: ClaimSettings) -> QuietWait | None:
+        if not held:
+            return None
+        oldest = min(info.last_modified for info in held)
+        return cls(len(held), oldest, settings.quiet_period_seconds)
+
+    def describe(self) -> str:
+        ready = self.since + timedelta(seconds=self.quiet_period_seconds)
+        return (
+            f"{self.objects} object(s) modified since {self.since:%Y-%m-%d %H:%M:%S} UTC wait for "
+            f"the quiet period ({self.quiet_period_seconds:g} s, "
+            f"snowplow_dagster.quiet_period_seconds); the first is claimable from "
+            f"{ready:%H:%M:%S} UTC"
+        )

@@ -23,6 +23,7 @@ import dagster as dg
 
 from snowplow_dagster import pools
 from snowplow_dagster.assets import all_assets, asset_checks, loading_assets, loading_checks
+from snowplow_dagster.claiming import QuietWait
 from snowplow_dagster.code_location import build_definitions
 from snowplow_dagster.constants import BATCH_TAG
 from snowplow_dagster.dagster_compat import AssetCheckExecutionRecordStatus, PartitionKeyFilter
@@ -52,6 +53,8 @@ class PassResult:
     results: tuple[dg.ExecuteInProcessResult, ...]
     strays: tuple[Stray, ...] = ()
     """Objects the claim left where they are because they cannot be claimed."""
+    quiet: QuietWait | None = None
+    """Objects the claim left for a later pass (the quiet period)."""
 
     @property
     def success(self) -> bool:
@@ -82,18 +85,20 @@ def run_pass(
     called after each run: an exception from it (a signal that came during the run) ends the pass.
     """
     job_name = job_name_for(pipeline.config)
-    loading = warehouse is not None and not pipeline.config.stream_mode
-    job = build_definitions(pipeline, warehouse if loading else None).resolve_job_def(job_name)
+    job = build_definitions(
+        pipeline, stream_mode=pipeline.config.stream_mode, warehouse=warehouse
+    ).resolve_job_def(job_name)
     selection = (
         [dg.AssetKey(asset) for asset in assets]
         if assets is not None
         else sorted(job.asset_layer.executable_asset_keys)
     )
-    tick = None
-    if claim_new:
-        tick = claim_tick(instance, pipeline, SensorCursor(), now or datetime.now(UTC))
-    new = tick.requests if tick else ()
-    plans = dict.fromkeys(new, selection)
+    tick = (
+        claim_tick(instance, pipeline, SensorCursor(), now or datetime.now(UTC))
+        if claim_new
+        else None
+    )
+    plans = dict.fromkeys(tick.requests if tick else (), selection)
     for batch in resume:
         if batch not in plans and (left := still_to_run(instance, batch, selection)):
             plans[batch] = left
@@ -122,7 +127,9 @@ def run_pass(
         finally:
             _end(instance, run_id)
         checkpoint()
-    return PassResult(job_name, todo, tuple(results), tick.strays if tick else ())
+    return PassResult(
+        job_name, todo, tuple(results), tick.strays if tick else (), tick.quiet if tick else None
+    )
 
 
 def _end(instance: dg.DagsterInstance, run_id: str) -> None:

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 import dagster as dg
-from dagster._core.instance.config import PoolGranularity
-from dagster._core.storage.event_log.base import EventLogStorage, PoolLimit
+
+from snowplow_dagster.dagster_compat import EventLogStorage, PoolGranularity, PoolLimit
 
 ORPHAN_GRACE_SECONDS = 60.0
 """A slot claimed for a run id that has no run is freed only once this old: a concurrent pass

@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from snowplow_dagster.claiming import claim_pass, describe_strays
+from snowplow_dagster.claiming import QuietWait, claim_pass, describe_strays, preview_claim
 from snowplow_dagster.constants import BATCH_TAG, PARTITION_TAG
-from snowplow_dagster.jobs import batch_job, job_name_for, stream_job
+from snowplow_dagster.dagster_compat import UnresolvedAssetJobDefinition
+from snowplow_dagster.jobs import batch_job, job_name_for
 from snowplow_dagster.manifest import batch_time
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.storage import Stray
+from snowplow_dagster.resources.storage import ObjectInfo, Stray
 
 INTERVAL_ENV = "SNOWPLOW_DAGSTER_SENSOR_INTERVAL_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 60
@@ -64,6 +65,8 @@ class ClaimOutcome:
     with_runs: frozenset[str] = frozenset()
     strays: tuple[Stray, ...] = ()
     """Objects that cannot be claimed (``claiming.find_strays``)."""
+    quiet: QuietWait | None = None
+    """Objects left for a later tick by the quiet period."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class TickDecision:
     """Of ``requests``: pending batches found without a run."""
     strays: tuple[Stray, ...] = ()
     """Objects left unclaimed because they cannot be claimed: reported on every tick."""
+    quiet: QuietWait | None = None
+    """Objects left for a later tick by the quiet period."""
 
 
 def orphan_candidates(
@@ -111,9 +116,13 @@ def decide_tick(
     skip = None
     if not requests:
         skip = f"Nothing new to claim; {len(outcome.pending)} batch(es) pending"
+        if outcome.quiet is not None:
+            skip += f"; {outcome.quiet.describe()}"
         if outcome.strays:
             skip += f". {describe_strays(outcome.strays)}"
-    return TickDecision(settings.job_name, requests, next_cursor, skip, orphans, outcome.strays)
+    return TickDecision(
+        settings.job_name, requests, next_cursor, skip, orphans, outcome.strays, outcome.quiet
+    )
 
 
 def batches_with_runs(instance: dg.DagsterInstance, candidates: Sequence[str]) -> frozenset[str]:
@@ -133,24 +142,48 @@ def claim_tick(
 ) -> TickDecision:
     """Claim what waits, then decide: the part of a tick that a pass (``passes.py``) shares."""
     storage = pipeline.storage()
-    claimed = claim_pass(storage, pipeline.claim_settings(), now=now)
+    settings = pipeline.claim_settings()
+    held: list[ObjectInfo] = []
+    claimed = claim_pass(storage, settings, now=now, held=held)
     new = tuple(m.batch_id for m in claimed.manifests)
     pending, _ = pipeline.manifest_store(storage).pending()
     candidates = orphan_candidates(new, pending, cursor)
-    outcome = ClaimOutcome(new, pending, batches_with_runs(instance, candidates), claimed.strays)
+    outcome = ClaimOutcome(
+        new,
+        pending,
+        batches_with_runs(instance, candidates),
+        claimed.strays,
+        QuietWait.of(held, settings),
+    )
     return decide_tick(outcome, cursor, now, TickSettings(job_name_for(pipeline.config)))
 
 
-@dg.sensor(
-    name="in_bucket_sensor",
-    jobs=[batch_job, stream_job],
-    minimum_interval_seconds=int(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS)),
-    description="Claims new objects of the in-bucket(s) (or the stream location) into batches "
-    "and requests one run per batch. The quiet period and batch caps come from config.yml.",
-)
-def in_bucket_sensor(
-    context: dg.SensorEvaluationContext, pipeline: SnowplowPipeline
-) -> dg.SensorResult:
+def is_preview(context: dg.SensorEvaluationContext) -> bool:
+    """Dagster's "Preview tick result" (GraphQL ``sensorDryRun``): the daemon names each tick's
+    logs ``[repository, sensor, tick id]``, while a preview passes no log key and Dagster makes one
+    from the time (``YYYYMMDD_HHMMSS``). A preview must not claim: its claim would be real while
+    its run requests are only shown."""
+    log_key = context.log_key
+    return bool(log_key) and not str(log_key[-1]).isdigit()
+
+
+def preview_tick(pipeline: SnowplowPipeline, now: datetime) -> str:
+    """What a tick would claim now, with nothing written."""
+    settings = pipeline.claim_settings()
+    held: list[ObjectInfo] = []
+    plans = preview_claim(pipeline.storage(), settings, now, held)
+    files = sum(len(plan.entries) for plan in plans)
+    text = f"Preview, nothing claimed: a tick now would claim {files} object(s) into "
+    text += f"{len(plans)} batch(es) and request a run for each"
+    if (quiet := QuietWait.of(held, settings)) is not None:
+        text += f"; {quiet.describe()}"
+    return text
+
+
+def _evaluate(context: dg.SensorEvaluationContext, pipeline: SnowplowPipeline) -> dg.SensorResult:
+    if is_preview(context):
+        return dg.SensorResult(skip_reason=preview_tick(pipeline, datetime.now(UTC)))
+    pipeline.check_application()  # a location we cannot write fails the tick, claiming nothing
     cursor = SensorCursor.from_json(context.cursor)
     decision = claim_tick(context.instance, pipeline, cursor, datetime.now(UTC))
     if decision.orphans:
@@ -172,3 +205,18 @@ def in_bucket_sensor(
         dynamic_partitions_requests=[batches.build_add_request(list(decision.requests))],
         cursor=decision.cursor.to_json(),
     )
+
+
+def build_in_bucket_sensor(job: UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    """The sensor for the configured mode's job (``definitions.py`` defines only that job)."""
+    return dg.sensor(
+        name="in_bucket_sensor",
+        job=job,
+        minimum_interval_seconds=int(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL_SECONDS)),
+        description="Claims new objects of the in-bucket(s) (or the stream location) into batches "
+        "and requests one run per batch. The quiet period and batch caps come from config.yml.",
+    )(_evaluate)
+
+
+in_bucket_sensor = build_in_bucket_sensor(batch_job)
+"""Batch mode's sensor (and the function any mode's sensor runs, for direct invocation)."""

@@ -27,6 +27,7 @@ from snowplow_dagster.config import (
     render_erb,
     reveal,
 )
+from snowplow_dagster.config.models import quiet_period_default
 from snowplow_dagster.samples import SAMPLE_CONFIGS
 
 DATA = Path(__file__).parent / "data" / "config"
@@ -407,8 +408,35 @@ def test_claim_settings_and_sizes() -> None:
     config = parse_config(data, source="c.yml")
     claim = config.file.snowplow_dagster
     assert claim.max_bytes_per_batch == 512 * 2**20
-    assert (claim.quiet_period_seconds, claim.max_files_per_batch) == (60, 10_000)
+    assert claim.max_files_per_batch == 10_000
     assert config.bad_row_ratio_warning == 0.05
+
+
+def test_the_quiet_period_defaults_to_none_on_s3_and_protects_local_files() -> None:
+    """A PUT is atomic (an S3 object is listed only once whole); a local file may still grow."""
+    assert parse_config(batch_data(), source="c").quiet_period_seconds == 0
+    assert quiet_period_default(("file:///data/in-a/", "file:///data/in-b/")) == 60
+    kept = _set(batch_data(), "snowplow_dagster", {"quiet_period_seconds": 30})
+    assert parse_config(kept, source="c").quiet_period_seconds == 30
+
+
+def test_the_application_goes_to_a_bucket_the_user_owns_never_snowplow_s_hosted_one() -> None:
+    assert batch_data()["aws"]["s3"]["buckets"]["assets"] == "s3://snowplow-hosted-assets"
+    hosted = parse_config(batch_data(), source="c")
+    assert hosted.locations.application == (
+        "aws.s3.buckets.log",
+        "s3://acme-logs/",
+    )
+    own = _set(batch_data(), "aws.s3.buckets.assets", "s3://acme-jars/")
+    assert parse_config(own, source="c").locations.application == (
+        "aws.s3.buckets.assets",
+        "s3://acme-jars/",
+    )
+    chosen = _set(own, "snowplow_dagster", {"assets": "s3://acme-etl/app"})
+    assert parse_config(chosen, source="c").locations.application == (
+        "snowplow_dagster.assets",
+        "s3://acme-etl/app/",
+    )
 
 
 def test_duplicate_yaml_keys_are_refused() -> None:

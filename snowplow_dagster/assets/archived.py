@@ -8,6 +8,7 @@ Later passes do not resume it, so it blocks nothing.
 
 import dagster as dg
 
+from snowplow_dagster.assets.batch_key import require_batch
 from snowplow_dagster.assets.enriched import enriched_events
 from snowplow_dagster.assets.staged import MOVE_RETRY_POLICY, move_metadata
 from snowplow_dagster.claiming import ClaimSettings
@@ -30,11 +31,12 @@ _SHOWN = 10
 def archived_logs(
     context: dg.AssetExecutionContext, pipeline: SnowplowPipeline
 ) -> dg.MaterializeResult:
-    """Archive exactly the manifest's objects to ``archive/raw/run=<id>/`` (idempotent).
+    """Archive exactly the manifest's objects to archive/raw/run=<id>/ (idempotent).
 
     Runs only after enrichment's blocking checks passed, so raw data whose enrichment lost lines
     stays in processing for a rerun.
     """
+    require_batch(context, pipeline)
     settings = pipeline.claim_settings()
     batch = context.partition_key
     storage = pipeline.storage()

@@ -170,7 +170,7 @@ def output_schema(
 def archive_completeness(
     context: dg.AssetCheckExecutionContext, pipeline: SnowplowPipeline
 ) -> dg.AssetCheckResult:
-    """Every manifest object is in ``archive/raw/run=<id>/`` with its size and ETag, none is left
+    """Every manifest object is in archive/raw/run=<id>/ with its size and ETag, none is left
     in processing, and nothing else is in the archive's run folder."""
     batch = context.partition_key
     storage = pipeline.storage()

@@ -31,6 +31,7 @@ from typing import Any
 
 import dagster as dg
 
+from snowplow_dagster.assets.batch_key import not_retried, require_batch
 from snowplow_dagster.assets.staged import staged_logs
 from snowplow_dagster.claiming import ClaimSettings
 from snowplow_dagster.config import PipelineConfig
@@ -159,10 +160,12 @@ def step_metadata(results: Sequence[StepResult]) -> dict[str, dg.MetadataValue]:
 def enriched_events(
     context: dg.AssetExecutionContext, pipeline: SnowplowPipeline
 ) -> dg.MaterializeResult:
-    """Enrich the batch; replaces its good events and bad rows (see the module docstring)."""
+    """Enrich the batch with Spark Enrich's step list on the configured engine (EMR or local
+    Spark). A rerun or backfill replaces the batch's good events and bad rows, never appends."""
     config = pipeline.config
     if config.stream_mode:
-        raise dg.Failure("Stream Enrich mode has nothing to enrich: use staged_enriched")
+        raise not_retried("Stream Enrich mode has nothing to enrich: use staged_enriched")
+    require_batch(context, pipeline)
     batch = context.partition_key
     storage = pipeline.storage()
     store = pipeline.manifest_store(storage)
@@ -208,7 +211,7 @@ def enriched_events(
             "lines_with_output": dg.MetadataValue.int(counts["lines_with_output"]),
             **_event_metadata(counts),
             "replaced_objects": dg.MetadataValue.int(replaced),
-            "duration_seconds": dg.MetadataValue.float(duration),
+            "duration_seconds": dg.MetadataValue.float(round(duration, 1)),
             "input": dg.MetadataValue.path(run_folder(base, batch).uri),
             "good": dg.MetadataValue.path(good.uri),
             "bad": dg.MetadataValue.path(bad.uri),

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from snowplow_dagster.assets.batch_key import require_batch
 from snowplow_dagster.constants import RAW_GROUP
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources.pipeline import SnowplowPipeline
@@ -15,7 +16,7 @@ def raw_logs(context: dg.AssetExecutionContext, pipeline: SnowplowPipeline) -> d
     what it holds, so the UI shows each batch's files and bytes before anything moves.
     """
     store = pipeline.manifest_store()
-    manifest = store.load(context.partition_key)
+    manifest = require_batch(context, pipeline)
     return dg.MaterializeResult(
         metadata={
             "files": dg.MetadataValue.int(manifest.files),

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from snowplow_dagster.assets.batch_key import not_retried, require_batch
 from snowplow_dagster.assets.raw import raw_logs
 from snowplow_dagster.constants import STAGED_GROUP
 from snowplow_dagster.manifest import BatchState
@@ -42,7 +43,8 @@ def staged_logs(
     the raw data is now, which is where a re-enrichment reads it from.
     """
     if pipeline.config.stream_mode:
-        raise dg.Failure("Stream Enrich mode: materialise staged_enriched, not staged_logs")
+        raise not_retried("Stream Enrich mode: materialise staged_enriched, not staged_logs")
+    require_batch(context, pipeline)
     storage = pipeline.storage()
     settings = pipeline.claim_settings()
     batch = context.partition_key

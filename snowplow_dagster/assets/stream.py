@@ -8,6 +8,7 @@ reads a run folder in either mode the same way.
 
 import dagster as dg
 
+from snowplow_dagster.assets.batch_key import not_retried, require_batch
 from snowplow_dagster.assets.raw import raw_logs
 from snowplow_dagster.assets.staged import MOVE_RETRY_POLICY, move_metadata
 from snowplow_dagster.constants import STREAM_GROUP
@@ -25,9 +26,10 @@ from snowplow_dagster.resources.pipeline import SnowplowPipeline
 def staged_enriched(
     context: dg.AssetExecutionContext, pipeline: SnowplowPipeline
 ) -> dg.MaterializeResult:
-    """Move the batch's enriched files into ``enriched/good/run=<id>/`` (verified, idempotent)."""
+    """Move the batch's enriched files into enriched/good/run=<id>/ (verified, idempotent)."""
     if not pipeline.config.stream_mode:
-        raise dg.Failure("batch mode: staged_enriched needs aws.s3.buckets.enriched.stream")
+        raise not_retried("batch mode: staged_enriched needs aws.s3.buckets.enriched.stream")
+    require_batch(context, pipeline)
     settings = pipeline.claim_settings()  # in stream mode, "processing" is enriched.good
     batch = context.partition_key
     storage = pipeline.storage()

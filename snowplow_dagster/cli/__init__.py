@@ -15,15 +15,23 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from snowplow_dagster.cli import demo, generate, lint, run  # noqa: E402 (after the filter)
+from snowplow_dagster.resources.bundle import release_version  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snowplow-dagster", description="Snowplow's batch pipeline on Dagster"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {release_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     run.add_arguments(
-        commands.add_parser("run", help="one EmrEtlRunner-style pass (exit 0, 1, 3, 4 or 17)")
+        commands.add_parser(
+            "run",
+            help="one EmrEtlRunner-style pass (exit 0, 1, 3, 4 or 17)",
+            description=run.DESCRIPTION,
+            epilog=run.EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     )
     lint.add_arguments(commands.add_parser("lint", help="validate the configuration files"))
     demo.add_arguments(

@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from snowplow_dagster.cli.home import dagster_home, log_file, open_instance, ui_command
+from snowplow_dagster.cli.inputs import new_seed, positive_int
 from snowplow_dagster.cli.report import dagster_logs_to, progress, summarise, summary_table
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.passes import run_pass
@@ -37,10 +38,14 @@ FOLDERS = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--home", default="snowplow-demo", help="the demo's buckets (folders)")
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--files", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--home", default="snowplow-demo", help="the demo's buckets, as folders (snowplow-demo)"
+    )
+    parser.add_argument(
+        "--events", type=positive_int, default=20_000, help="events to generate (20000)"
+    )
+    parser.add_argument("--files", type=positive_int, default=4, help="log files (4)")
+    parser.add_argument("--seed", type=int, help="repeat a demo's logs (default: new ones)")
     parser.set_defaults(handler=command)
 
 
@@ -56,7 +61,7 @@ def command(args: argparse.Namespace, console: Console | None = None) -> int:
         "cloudfront",
         args.events,
         files=args.files,
-        seed=args.seed,
+        seed=new_seed() if args.seed is None else args.seed,
         bad_fraction=0.01,
     )
     instance = open_instance()
@@ -70,5 +75,5 @@ def command(args: argparse.Namespace, console: Console | None = None) -> int:
     console.print(summary_table([summarise(instance, result) for result in done.results]))
     console.print("See the batch, its runs and checks in the Dagster UI:")
     console.print(f"  {ui_command(dagster_home(), {HOME_ENV: str(home)})}", soft_wrap=True)
-    console.print("  (or `make dev` from the repository root when DAGSTER_HOME is not set)")
+    console.print("  (or `make dev` from the repository root, in the same environment)")
     return 0 if done.batches and done.success else 1

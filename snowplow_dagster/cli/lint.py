@@ -1,8 +1,9 @@
 """``snowplow-dagster lint config|resolver|enrichments|targets|all``: validate, touching no data.
 
 EmrEtlRunner's ``lint resolver|enrichments|all`` plus ``config`` (it checked config.yml only when
-running; on the emr engine ``config`` covers the cluster settings too). ``resolver`` also asks
-every repository for one schema and says which answer (one that does not is a warning: the run may
+running). With ``engine: emr``, ``config`` also checks the cluster request and uploads the
+application where it will be read from (``check_application``). ``resolver`` also asks every
+repository for one schema and says which answer (one that does not is a warning: the run may
 still find its schemas elsewhere). ``enrichments`` lints the resolver first, as EmrEtlRunner does,
 validates each enrichment JSON against its schema when the resolver finds it, then builds every
 enrichment as a Spark worker would, so a bad parameter or a missing MaxMind database shows here
@@ -31,7 +32,7 @@ from snowplow_dagster.enrich.enrichments.registry import (
 from snowplow_dagster.enrich.iglu import parse_schema_uri
 from snowplow_dagster.enrich.iglu_resolver import Resolver
 from snowplow_dagster.enrich.iglu_validation import IgluValidator
-from snowplow_dagster.resources.emr import EmrResource
+from snowplow_dagster.resources.pipeline import SnowplowPipeline
 
 TARGETS = ("config", "resolver", "enrichments", "targets", "all")
 _NEEDS = {
@@ -62,10 +63,13 @@ def lint_config(path: Path) -> str:
     """The whole config, and on the emr engine the cluster settings ``run`` checks before it
     moves anything (no AWS call)."""
     config = load_config(path)
-    if config.engine == "emr":
-        EmrResource().settings_for(config)
     for warning in config.warnings:
         print(f"Warning: {config.source}: {warning}")
+    if config.engine == "emr":
+        # The cluster request and the application location, as run checks them before moving
+        # anything: this uploads the release's application when it is not there yet.
+        SnowplowPipeline(config_path=str(path)).check_application()
+        return f"Valid configuration, EMR request and application location: {config.source}"
     return f"Valid configuration: {config.source}"
 
 

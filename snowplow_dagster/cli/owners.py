@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from snowplow_dagster import pools
 from snowplow_dagster.cli.lock import pid_alive
 from snowplow_dagster.constants import BATCH_JOB, PARTITION_TAG, STREAM_JOB
 from snowplow_dagster.dagster_compat import SqliteRunStorage
@@ -94,6 +95,9 @@ def mark_failed(instance: dg.DagsterInstance, owner: RunOwner) -> None:
             message=f"Its process (pid {owner.pid}) is gone: marked failed by `snowplow-dagster "
             "run`, which resumes the batch from its manifest.",
         )
+        # Its pool slot (the `emr` pool of dagster.yaml) would otherwise stay taken: with no
+        # daemon to free it, the resumed enrichment would wait for it for ever.
+        pools.free(instance, run.run_id)
 
 
 def open_batches(pipeline: SnowplowPipeline) -> list[str]:

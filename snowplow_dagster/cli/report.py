@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,4 +165,32 @@ def _new_lines(instance: dg.DagsterInstance, since: datetime, seen: set[int]) ->
             seen.add(event.storage_id)
             verb = _VERBS[entry.dagster_event.event_type]
             lines.append(f"  batch {batch}: {entry.step_key} {verb}")
+    return lines
+
+
+FAILURE_LINES = 12
+"""Of a failed step's error, what the command line shows: enough for cron mail to say why; the
+whole of it is in the UI and the log file."""
+
+
+def failures(result: dg.ExecuteInProcessResult, mask: Callable[[str], str]) -> list[str]:
+    """Each failed step of a run and the first lines of its error (the user's own exception, not
+    Dagster's wrapper around it), with ``mask`` applied."""
+    lines = []
+    for event in result.all_events:
+        if not event.is_step_failure or event.step_failure_data is None:
+            continue
+        data = event.step_failure_data
+        error = data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        text = error.message if error is not None else "(no error recorded)"
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            text = data.user_failure_data.description  # a dg.Failure: its words, no class name
+        shown = mask(text).strip().splitlines()
+        more = len(shown) - FAILURE_LINES
+        lines.append(f"  step {event.step_key} failed:")
+        lines += [f"    {line}" for line in shown[:FAILURE_LINES]]
+        if more > 0:
+            lines.append(f"    ... ({more} more lines in the UI and the log file)")
     return lines

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,11 +24,14 @@ from snowplow_dagster import pools
 from snowplow_dagster.claiming import describe_strays
 from snowplow_dagster.cli import lock, owners
 from snowplow_dagster.cli.home import dagster_home, log_file, open_instance, ui_command
-from snowplow_dagster.cli.inputs import config_path
+from snowplow_dagster.cli.inputs import STDIN_CONFIG_PREFIX, config_path
 from snowplow_dagster.cli.interrupts import Interrupted, Signals, stop_on_signals
-from snowplow_dagster.cli.report import dagster_logs_to, progress
+from snowplow_dagster.cli.report import dagster_logs_to, failures, progress
 from snowplow_dagster.cli.selection import (
+    BATCH_STEPS,
+    FOREIGN_STEPS,
     RESUMABLE,
+    STREAM_STEPS,
     SelectionError,
     StepPlan,
     parse_steps,
@@ -39,14 +43,42 @@ from snowplow_dagster.enrich.enrichments.registry import EnrichmentConfigError, 
 from snowplow_dagster.loading.resume import unloaded_batches
 from snowplow_dagster.manifest import BatchState, CorruptRecord
 from snowplow_dagster.passes import PassResult, run_pass
-from snowplow_dagster.resources.pipeline import Engine, SnowplowPipeline
+from snowplow_dagster.resources.emr import config_secrets
+from snowplow_dagster.resources.emr_report import Masker
+from snowplow_dagster.resources.pipeline import (
+    CONFIG_ENV,
+    ENRICHMENTS_ENV,
+    RESOLVER_ENV,
+    Engine,
+    SnowplowPipeline,
+)
 from snowplow_dagster.resources.warehouse import (
+    TARGETS_ENV,
     PostgresWarehouse,
     TargetUnreachable,
     check_connection,
 )
 
 OK, ERROR, NO_DATA, ONGOING, LOCK_HELD = 0, 1, 3, 4, 17
+DESCRIPTION = (
+    "One EmrEtlRunner-style pass: claim what waits in the in-bucket(s), then stage, enrich and "
+    "archive each batch as Dagster runs on the instance ($DAGSTER_HOME, else ./.dagster_home). "
+    "A batch left unfinished by an earlier pass is resumed."
+)
+EPILOG = f"""exit codes (EmrEtlRunner's):
+  {OK:<3} done
+  {ERROR:<3} an error; the message names the key, file or step (a failed step's error: stderr)
+  {NO_DATA:<3} no data to process: nothing claimable (files still in the quiet period are counted)
+      and no unfinished batch to resume
+  {ONGOING:<3} a live run already owns a batch
+  {LOCK_HELD:<3} the lock (-l) is held by a live process
+
+steps (-x/--skip, -f/--resume-from; EmrEtlRunner's names):
+  batch mode:   {", ".join(BATCH_STEPS)}
+  stream mode:  {", ".join(STREAM_STEPS)}
+  accepted and ignored (no shredding or loading here):
+{textwrap.fill(", ".join(FOREIGN_STEPS), 78, initial_indent="    ", subsequent_indent="    ")}
+"""
 
 
 def exit_code(done: PassResult) -> int:
@@ -60,10 +92,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-r", "--resolver", required=True, help="Iglu resolver JSON")
     parser.add_argument("-n", "--enrichments", help="enrichments directory")
     parser.add_argument("-t", "--targets", help="storage targets directory (PostgreSQL loading)")
-    parser.add_argument("--engine", choices=[e.value for e in Engine], help="overrides the config")
-    parser.add_argument("-x", "--skip", help="comma-separated steps to skip (EmrEtlRunner's names)")
-    parser.add_argument("-f", "--resume-from", choices=RESUMABLE, metavar="STEP")
-    parser.add_argument("-l", "--lock", type=Path, help="local lock file")
+    parser.add_argument(
+        "--engine",
+        choices=[e.value for e in Engine],
+        help="local Spark or Amazon EMR; overrides snowplow_dagster.engine of the config",
+    )
+    parser.add_argument("-x", "--skip", help="comma-separated steps to skip (see steps below)")
+    parser.add_argument(
+        "-f",
+        "--resume-from",
+        choices=RESUMABLE,
+        metavar="STEP",
+        help=f"run from this step on: {', '.join(RESUMABLE)}",
+    )
+    parser.add_argument(
+        "-l", "--lock", type=Path, help="local lock file: a second run exits 17 while it is held"
+    )
     parser.add_argument(
         "--ignore-lock-on-start",
         action="store_true",
@@ -105,6 +149,7 @@ def _command(args: argparse.Namespace, signals: Signals) -> int:
             )
             if warehouse is not None and "rdb_load" in plan.steps:
                 check_connection(warehouse.target())  # a wrong password fails before any move
+            pipeline.check_application()  # on EMR: a bundle location we can write, before moves
             for note in plan.notes:
                 print(note)
             with _locked(args.lock, ignore_on_start=args.ignore_lock_on_start):
@@ -144,7 +189,10 @@ def one_pass(
     *,
     warehouse: PostgresWarehouse | None = None,
 ) -> int:
-    ui = f"In the Dagster UI: {ui_command(dagster_home())}, then Runs"
+    ui = (
+        f"In the Dagster UI: {ui_command(dagster_home(), ui_environment(pipeline, warehouse))}, "
+        "then Runs"
+    )
     unfinished = owners.unfinished_runs(instance)
     local = owners.runs_stored_here(instance)
     live = [owner for owner in unfinished if owners.is_live(owner, local_runs=local)]
@@ -190,7 +238,10 @@ def one_pass(
         but = " but the objects named above" if done.strays else ""
         claimed = f"nothing to claim in {where}{but} and " if plan.claims else ""
         print(f"No logs to process: {claimed}no unfinished batch to resume")
+        if done.quiet is not None:
+            print(done.quiet.describe())
         return code
+    mask = Masker(config_secrets(pipeline.config))
     for result in done.results:
         batch = result.dagster_run.tags.get(BATCH_TAG, "?")
         set_aside = None if result.success else store.set_aside_details(batch)
@@ -199,15 +250,39 @@ def one_pass(
             continue
         state = "done" if result.success else "FAILED (the next run resumes it)"
         print(f"Batch {batch}: run {result.run_id} {state}")
+        if not result.success:
+            print(f"Batch {batch}: run {result.run_id} failed", file=sys.stderr)
+            for line in failures(result, mask):
+                print(line, file=sys.stderr)
     print(f"{ui}; detailed logs in {log_file(dagster_home())}")
     if code == OK:
         print("Completed successfully")
+    else:
+        print(f"Exit code {code}", file=sys.stderr)
     return code
 
 
 def _tell_waiting(pool: str, holders: list[str]) -> None:
     held = f"held by run {', '.join(holders)}" if holders else "all taken"
     print(f"Waiting for a slot of pool {pool} ({held}); SIGTERM or Ctrl-C stops", flush=True)
+
+
+def ui_environment(
+    pipeline: SnowplowPipeline, warehouse: PostgresWarehouse | None = None
+) -> dict[str, str]:
+    """The files this run used, as the variables the code location reads, so the UI's sensor and
+    runs use them too."""
+    given = {
+        CONFIG_ENV: pipeline.config_path,
+        RESOLVER_ENV: pipeline.resolver_path,
+        ENRICHMENTS_ENV: pipeline.enrichments_dir,
+        TARGETS_ENV: warehouse.targets_dir if warehouse is not None else None,
+    }
+    return {
+        name: str(Path(path).resolve())
+        for name, path in given.items()
+        if path and not Path(path).name.startswith(STDIN_CONFIG_PREFIX)  # gone after this run
+    }
 
 
 @contextlib.contextmanager

@@ -27,7 +27,11 @@ Our extension section, all keys optional (defaults in ``SnowplowDagsterSettings`
     snowplow_dagster:
       engine: local                 # local (default: local Spark, no cloud account) | emr
       manifests: s3://.../manifests # batch manifests; default <aws.s3.buckets.log>manifests/
-      quiet_period_seconds: 60      # an in-bucket object is claimed once this old
+      quiet_period_seconds: 0       # an in-bucket object is claimed once this old; default 0
+                                    #   on S3 (a PUT is atomic), 60 on local folders
+      assets: s3://.../             # EMR: where the application is uploaded; default
+                                    #   aws.s3.buckets.assets unless Snowplow's hosted bucket,
+                                    #   else aws.s3.buckets.log (models.application_location)
       max_files_per_batch: 10000    # a backlog becomes several batches
       max_bytes_per_batch: 10GiB    # bytes, or a size such as 512MiB / 10GB
       bad_row_ratio_warning: 0.05   # bad rows / (good + bad) above this fails the asset check

@@ -316,7 +316,10 @@ class SnowplowDagsterSettings(_Strict):
 
     engine: Literal["local", "emr"] = "local"
     manifests: Location | None = Field(default=None, validate_default=True)
-    quiet_period_seconds: int = Field(default=60, ge=0)
+    quiet_period_seconds: int | None = Field(default=None, ge=0)
+    """None: ``LOCAL_QUIET_PERIOD_SECONDS`` on local folders, 0 on S3 (``quiet_period_default``)."""
+    assets: Location | None = None
+    """Where the EMR application bundle is uploaded; see ``application_location``."""
     max_files_per_batch: int = Field(default=10_000, ge=1)
     max_bytes_per_batch: Annotated[ByteSize, Field(gt=0)] = ByteSize(10 * 2**30)
     bad_row_ratio_warning: float = Field(default=0.05, ge=0, le=1)
@@ -329,6 +332,37 @@ class SnowplowDagsterSettings(_Strict):
         if value is None and not _facts(info).log_set:
             raise ValueError("is required when aws.s3.buckets.log is not set")
         return value
+
+
+LOCAL_QUIET_PERIOD_SECONDS = 60
+"""A collector writing into a local folder may still be appending to a file; a file untouched this
+long is taken as complete."""
+HOSTED_ASSETS = "s3://snowplow-hosted-assets/"
+"""Snowplow's public bucket, EmrEtlRunner's default ``aws.s3.buckets.assets``: nobody else can
+write there, so our application is never uploaded to it."""
+
+
+def quiet_period_default(in_locations: tuple[str, ...]) -> int:
+    """No wait on S3, where a PUT is atomic (an object is listed only once whole); on a local
+    folder, ``LOCAL_QUIET_PERIOD_SECONDS`` for files still being written."""
+    on_s3 = bool(in_locations) and all(uri.startswith("s3://") for uri in in_locations)
+    return 0 if on_s3 else LOCAL_QUIET_PERIOD_SECONDS
+
+
+def application_location(file: ConfigFile) -> tuple[str, str] | None:
+    """(key path, base location) the EMR application bundle is uploaded under (in
+    ``snowplow-dagster/<version>/``, ``bundle.bundle_uris``), and the key an error
+    about it names: ``snowplow_dagster.assets``, else ``aws.s3.buckets.assets`` when the user hosts
+    their own assets, else the log bucket (a bucket the user owns; EMR requires it). None when
+    none of these is set."""
+    buckets = file.aws.s3.buckets
+    if file.snowplow_dagster.assets is not None:
+        return "snowplow_dagster.assets", file.snowplow_dagster.assets
+    if not buckets.assets.startswith(HOSTED_ASSETS):
+        return "aws.s3.buckets.assets", buckets.assets
+    if buckets.log is not None:
+        return "aws.s3.buckets.log", buckets.log  # the bundle goes to <log>snowplow-dagster/<v>/
+    return None
 
 
 def _manifests_location(file: ConfigFile) -> str:

@@ -16,7 +16,13 @@ from snowplow_dagster.config.credentials import AwsCredentials, _credentials
 from snowplow_dagster.config.erb import render_erb
 from snowplow_dagster.config.errors import ConfigError, ConfigIssue
 from snowplow_dagster.config.issues import _issues_from, _unknown_keys
-from snowplow_dagster.config.models import ConfigFile, LocalSparkSettings, _manifests_location
+from snowplow_dagster.config.models import (
+    ConfigFile,
+    LocalSparkSettings,
+    _manifests_location,
+    application_location,
+    quiet_period_default,
+)
 from snowplow_dagster.config.yaml_loader import _parse_yaml
 
 
@@ -35,6 +41,9 @@ class Locations:
     manifests: str
     log: str | None
     assets: str
+    """EmrEtlRunner's ``aws.s3.buckets.assets``, as written: often Snowplow's hosted bucket."""
+    application: tuple[str, str] | None
+    """(key, location) the EMR application is uploaded under (``application_location``)."""
 
 
 _LOG_LEVELS = {
@@ -59,6 +68,8 @@ class PipelineConfig:
     collector_format: str | None
     """None in Stream Enrich mode, where there is nothing to enrich."""
     locations: Locations
+    quiet_period_seconds: float
+    """``snowplow_dagster.quiet_period_seconds``, or its default for the in-locations' backend."""
     bad_row_ratio_warning: float
     credentials: AwsCredentials
     local_spark: LocalSparkSettings
@@ -74,6 +85,9 @@ def _pipeline_config(file: ConfigFile, source: str, warnings: list[str]) -> Pipe
     raw = None if stream else buckets.raw
     if stream and buckets.raw is not None:
         warnings.append("aws.s3.buckets.raw: ignored because enriched.stream is set")
+    raw_in = tuple(raw.in_) if raw else ()
+    in_locations = (buckets.enriched.stream,) if buckets.enriched.stream else raw_in
+    quiet = ext.quiet_period_seconds
     return PipelineConfig(
         source=source,
         file=file,
@@ -81,7 +95,7 @@ def _pipeline_config(file: ConfigFile, source: str, warnings: list[str]) -> Pipe
         stream_mode=stream,
         collector_format=None if stream or file.collectors is None else file.collectors.format,
         locations=Locations(
-            raw_in=tuple(raw.in_) if raw else (),
+            raw_in=raw_in,
             raw_processing=raw.processing if raw else None,
             raw_archive=raw.archive if raw else None,
             enriched_good=buckets.enriched.good,
@@ -91,7 +105,9 @@ def _pipeline_config(file: ConfigFile, source: str, warnings: list[str]) -> Pipe
             manifests=_manifests_location(file),
             log=buckets.log,
             assets=buckets.assets,
+            application=application_location(file),
         ),
+        quiet_period_seconds=quiet_period_default(in_locations) if quiet is None else quiet,
         bad_row_ratio_warning=ext.bad_row_ratio_warning,
         credentials=_credentials(file.aws.access_key_id, file.aws.secret_access_key),
         local_spark=ext.local_spark,

@@ -9,8 +9,8 @@ The request is built in ``emr_request.py``, the wait decided in ``emr_wait.py``,
 failure summaries written in ``emr_report.py``; ``emr_api.py`` is the only code that calls AWS.
 
 Clusters launched here first run the bundle's bootstrap action (``bundle.bootstrap_uri``, under
-the config's assets location), which ``SnowplowPipeline.application_uris`` uploads with the
-application before any step is built.
+the application location, ``config.models.application_location``), which
+``SnowplowPipeline.application_uris`` uploads with the application before any step is built.
 """
 
 from __future__ import annotations
@@ -164,7 +164,16 @@ class EmrResource(dg.ConfigurableResource):
                     "must be an s3:// location to run on EMR (cluster logs, failed step output)",
                 )
             )
-        if issues or emr is None or log_uri is None:
+        application = pipeline.locations.application
+        if application is None:
+            issues.append(
+                ConfigIssue(
+                    "snowplow_dagster.assets",
+                    "is required to run on EMR: an s3:// location you can write, where the "
+                    "enrichment application is uploaded",
+                )
+            )
+        if issues or emr is None or log_uri is None or application is None:
             raise ConfigError(issues, pipeline.source)
         check_emr_settings(
             emr,
@@ -172,7 +181,7 @@ class EmrResource(dg.ConfigurableResource):
             ec2_subnet_ids=self.ec2_subnet_ids,
             source=pipeline.source,
         )
-        bootstrap = bootstrap_uri(Location.parse(pipeline.locations.assets))
+        bootstrap = bootstrap_uri(Location.parse(application[1]))
         defaults = pipeline.file.snowplow_dagster.emr
         return EmrSettings(
             emr=emr.model_copy(update={"bootstrap": [bootstrap, *emr.bootstrap]}),
@@ -218,7 +227,12 @@ def _session(credentials: AwsCredentials) -> boto3.session.Session:
     return boto3.session.Session()
 
 
-def _secrets(credentials: AwsCredentials, emr: EmrConfig) -> tuple[str, ...]:
+def config_secrets(config: PipelineConfig) -> tuple[str, ...]:
+    """Every secret value a config holds, for masking texts shown outside Dagster (the CLI)."""
+    return _secrets(config.credentials, config.file.aws.emr)
+
+
+def _secrets(credentials: AwsCredentials, emr: EmrConfig | None) -> tuple[str, ...]:
     values = [
         value.get_secret_value()
         for value in (credentials.access_key_id, credentials.secret_access_key)
@@ -226,7 +240,7 @@ def _secrets(credentials: AwsCredentials, emr: EmrConfig) -> tuple[str, ...]:
     ]
     values += [
         value.get_secret_value()
-        for properties in emr.configuration.values()
+        for properties in (emr.configuration.values() if emr is not None else ())
         for value in properties.values()
         if isinstance(value, SecretStr)
     ]

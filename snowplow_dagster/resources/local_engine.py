@@ -57,8 +57,19 @@ _KILL_GRACE_SECONDS = 10
 _POLL_SECONDS = 0.2
 _HDFS = "hdfs:///"
 _JVM_INFO = re.compile(r"\d\d/\d\d/\d\d \d\d:\d\d:\d\d (INFO|DEBUG) ")
-"""Spark's log4j chatter: kept in the log, left out of a failure's tail, which must show the
-error rather than the shutdown hooks that run after it."""
+"""Spark's log4j chatter: logged at DEBUG (out of the run's event log at its usual level), left out
+of a failure's tail, which must show the error rather than the shutdown hooks that run after it."""
+_LOG4J_SETTINGS = """\
+# snowplow-dagster's local engine: Spark's own logging at WARN, so a run's event log holds the job's
+# lines and Spark's warnings and errors, not a hundred lines of start-up and shutdown per batch.
+rootLogger.level = warn
+rootLogger.appenderRef.console.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
 
 _CLUSTER_ONLY_OPTIONS = frozenset(
     {
@@ -291,14 +302,18 @@ class LocalEngine(dg.ConfigurableResource):
             command += ["--name", submit.name]
         for setting in (*submit.conf, *(f"{k}={v}" for k, v in spark.spark_conf.items())):
             command += ["--conf", setting]
-        command += [_local_application(), *app_args]
-        log.info("spark-submit of %s on %s", submit.app, spark.spark_master)
+        application = _local_application()
+        log4j = scratch / "log4j2.properties"
+        log4j.write_text(_LOG4J_SETTINGS)
+        command += ["--driver-java-options", f"-Dlog4j.configurationFile={log4j.as_uri()}"]
+        command += [application, *app_args]
+        log.info("spark-submit of %s on %s", application, spark.spark_master)
         exit_code, tail = _run_process(command, _spark_environment(), log, cancel_event)
         if exit_code != 0:
             raise _SparkFailed(exit_code, tail)
         for local, uri in outputs:
             _put_in_place(local, uri, hdfs, scratch, log)
-        return {"application": submit.app, "outputs": [uri for _, uri in outputs]}
+        return {"application": application, "outputs": [uri for _, uri in outputs]}
 
 
 def _local_app_args(
@@ -434,8 +449,9 @@ def _run_process(
                 open_streams -= 1
                 continue
             label, line = item
-            log.info("spark %s: %s", label, line)
-            (chatter if _JVM_INFO.match(line) else tail).append(line)
+            is_chatter = bool(_JVM_INFO.match(line))
+            log.log(logging.DEBUG if is_chatter else logging.INFO, "spark %s: %s", label, line)
+            (chatter if is_chatter else tail).append(line)
         exit_code = process.wait()
     except BaseException:
         _stop(process)

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
+import yaml
+from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
 from snowplow_dagster.claiming import ClaimSettings
@@ -45,7 +47,13 @@ from snowplow_dagster.resources.bundle import bundle_uris, ensure_bundle
 from snowplow_dagster.resources.emr import EmrResource
 from snowplow_dagster.resources.engine import ExecutionEngine
 from snowplow_dagster.resources.local_engine import LocalEngine
-from snowplow_dagster.resources.storage import Location, S3Settings, Storage, storage_for
+from snowplow_dagster.resources.storage import (
+    Location,
+    S3Settings,
+    Storage,
+    StorageError,
+    storage_for,
+)
 from snowplow_dagster.samples import SAMPLE_CONFIG, SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 
 CONFIG_ENV = "SNOWPLOW_DAGSTER_CONFIG"
@@ -184,7 +192,7 @@ class SnowplowPipeline(dg.ConfigurableResource):
             manifests=Location.parse(locations.manifests),
             stream_mode=config.stream_mode,
             collector_format=config.collector_format,
-            quiet_period_seconds=limits.quiet_period_seconds,
+            quiet_period_seconds=config.quiet_period_seconds,
             max_files_per_batch=limits.max_files_per_batch,
             max_bytes_per_batch=int(limits.max_bytes_per_batch),
         )
@@ -208,13 +216,61 @@ class SnowplowPipeline(dg.ConfigurableResource):
         return _encode(self.load().resolver)
 
     def application_uris(self) -> tuple[str, str]:
-        """The enrichment application and its dependency archive, per release under the assets
-        location. On EMR they are uploaded first when missing or changed (``ensure_bundle``);
-        the local engine runs this installation's, so they are only named."""
-        assets = Location.parse(self.config.locations.assets)
+        """The enrichment application and its dependency archive, per release under the
+        application location (``config.models.application_location``: never Snowplow's hosted
+        bucket). On EMR they are uploaded first when missing or changed (``ensure_bundle``); the
+        local engine runs this installation's, so they are only named."""
         if self.load().engine == "emr":
-            return ensure_bundle(self.storage(), assets)
-        return bundle_uris(assets)
+            return ensure_bundle(self.storage(), self._application_location())
+        application = self.config.locations.application
+        return bundle_uris(
+            Location.parse(application[1] if application else self.config.locations.assets)
+        )
+
+    def check_application(self) -> None:
+        """On EMR, upload the application now (a no-op when this release is there), so a location
+        we cannot write fails before anything is claimed or moved, as a ``ConfigError`` naming
+        the key, rather than after staging, in ``enriched_events``."""
+        if self.load().engine != "emr":
+            return
+        application = self.config.locations.application
+        assert application is not None  # required on EMR: load() refused the config otherwise
+        key, uri = application
+        try:
+            ensure_bundle(self.storage(), Location.parse(uri))
+        except (ClientError, StorageError) as error:
+            code = error.response["Error"].get("Code") if isinstance(error, ClientError) else ""
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        key,
+                        f"cannot upload the enrichment application under {uri} "
+                        f"({code or type(error).__name__}); set snowplow_dagster.assets to an "
+                        "s3:// location you can write",
+                    )
+                ],
+                self.config.source,
+            ) from None
+
+    def _application_location(self) -> Location:
+        application = self.config.locations.application
+        assert application is not None  # required on EMR (EmrResource.settings_for)
+        return Location.parse(application[1])
+
+
+def configured_stream_mode() -> bool:
+    """Whether the configured ``config.yml`` (``$SNOWPLOW_DAGSTER_CONFIG`` or the sample) is in
+    Stream Enrich mode: ``aws.s3.buckets.enriched.stream`` set, as EmrEtlRunner decides it.
+
+    Read when the code location loads, which must succeed with no environment at all: the key is
+    read from the YAML without rendering ERB or validating, and an unreadable file means batch
+    mode. The file is validated in full when the resource is set up, as before.
+    """
+    try:
+        data = yaml.safe_load(_path(None, CONFIG_ENV, SAMPLE_CONFIG).read_text(encoding="utf-8"))
+        return bool(data["aws"]["s3"]["buckets"]["enriched"]["stream"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return False
 
 
 def _path(value: str | None, env: str, sample: Path) -> Path:

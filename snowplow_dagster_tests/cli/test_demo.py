@@ -1,6 +1,7 @@
 """``snowplow-dagster demo``: generated logs through the whole pipeline on a persistent instance
 in ``./.dagster_home``, a summary, and the command that opens the UI on that instance."""
 
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -23,7 +24,8 @@ def test_the_demo_runs_a_batch_and_leaves_it_in_the_instance(
     out = capsys.readouterr().out
     home = tmp_path / ".dagster_home"
     demo = tmp_path / "snowplow-demo"
-    assert f"SNOWPLOW_DAGSTER_HOME={demo} DAGSTER_HOME={home} dagster dev" in out
+    dagster = Path(sys.executable).with_name("dagster")
+    assert f"SNOWPLOW_DAGSTER_HOME={demo} DAGSTER_HOME={home} {dagster} dev" in out
     assert "enriched_events done" in out and "archived_logs done" in out
     summary = {
         line.split("│")[1].strip(): line.split("│")[2].strip()

@@ -7,6 +7,7 @@ import sys
 from io import StringIO
 from pathlib import Path
 
+import boto3
 import pytest
 
 from snowplow_dagster.cli import main
@@ -160,10 +161,16 @@ def test_spark_settings_fail_the_lint_naming_their_key(
 
 
 def test_emr_cluster_settings_fail_the_lint_on_the_emr_engine(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    moto_server: str,
 ) -> None:
+    """On the emr engine, lint also uploads the application (``check_application``): the sample's
+    assets bucket exists on the loopback S3 server."""
     monkeypatch.setenv("AWS_SNOWPLOW_ACCESS_KEY", "AKIAEXAMPLE")
     monkeypatch.setenv("AWS_SNOWPLOW_SECRET_KEY", SECRET)
+    boto3.client("s3").create_bucket(Bucket="acme-snowplow-assets")
     sample = SAMPLE_CONFIG.with_name("config.emr.yml")
     config = tmp_path / "config.yml"
     config.write_text(sample.read_text().replace("ami_version: 7.5.0", "ami_version: 6.15.0"))
@@ -171,4 +178,6 @@ def test_emr_cluster_settings_fail_the_lint_on_the_emr_engine(
     assert main(["lint", "config", "-c", str(sample)]) == 0
     assert main(["lint", "config", "-c", str(config)]) == 1
 
-    assert "aws.emr.ami_version: EMR release 6.15.0 is too old" in capsys.readouterr().err
+    output = capsys.readouterr()
+    assert "aws.emr.ami_version: EMR release 6.15.0 is too old" in output.err
+    assert SECRET not in output.out + output.err

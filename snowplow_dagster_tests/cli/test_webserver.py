@@ -79,8 +79,11 @@ def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:
         data=json.dumps({"query": query, "variables": variables}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        document = json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            document = json.loads(response.read())
+    except urllib.error.HTTPError as error:  # GraphQL's own errors come with a 4xx/5xx status
+        document = json.loads(error.read())
     assert "errors" not in document, document["errors"]
     return document["data"]
 
@@ -124,3 +127,55 @@ def test_the_ui_lists_the_assets_and_batches_and_launches_the_batch_job(webserve
     [run] = graphql(webserver, RUNS)["runsOrError"]["results"]
     assert run["runId"] == launched["run"]["runId"] and run["jobName"] == "batch_job"
     assert {"key": "dagster/partition", "value": BATCH} in run["tags"]
+
+
+DRY_RUN = """
+mutation ($selector: SensorSelector!, $cursor: String) {
+  sensorDryRun(selectorData: $selector, cursor: $cursor) {
+    __typename
+    ... on DryRunInstigationTick {
+      evaluationResult { skipReason runRequests { runKey } error { message } }
+    }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def test_the_sensor_preview_claims_nothing_and_the_next_real_tick_requests_the_batch(
+    webserver: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from snowplow_dagster.resources.pipeline import SnowplowPipeline
+    from snowplow_dagster.sensors import in_bucket_sensor
+
+    buckets = tmp_path / "buckets"
+    (buckets / "raw" / "in").mkdir(parents=True)
+    log = buckets / "raw" / "in" / "E1.2026-11-21-10.abc.gz"
+    log.write_bytes(b"not read by a preview")
+    an_hour_ago = time.time() - 3600  # past the local folder's quiet period
+    os.utime(log, (an_hour_ago, an_hour_ago))
+    selector = {**REPOSITORY, "sensorName": "in_bucket_sensor"}
+
+    tick = graphql(webserver, DRY_RUN, selector=selector, cursor=None)["sensorDryRun"]
+
+    assert tick["__typename"] == "DryRunInstigationTick", tick
+    result = tick["evaluationResult"]
+    assert result["error"] is None and result["runRequests"] == []
+    assert "Preview, nothing claimed" in result["skipReason"]
+    assert "1 object(s) into 1 batch(es)" in result["skipReason"]
+    assert not (buckets / "manifests").exists()  # no manifest, no pending index
+    assert log.exists()
+
+    monkeypatch.setenv("SNOWPLOW_DAGSTER_HOME", str(buckets))
+    # The sensor context is a context manager: the pipeline's nested engine resources make it one.
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(
+            instance=instance, resources={"pipeline": SnowplowPipeline()}
+        ) as context,
+    ):
+        real = in_bucket_sensor(context)
+    [request] = real.run_requests or []
+    pending = json.loads((buckets / "manifests" / "pending.json").read_text())["pending"]
+    assert pending == [request.partition_key]

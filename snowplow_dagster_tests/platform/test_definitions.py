@@ -7,10 +7,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from snowplow_dagster.code_location import build_definitions
 from snowplow_dagster.config import ConfigError
 from snowplow_dagster.definitions import defs
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources.pipeline import SnowplowPipeline, configured_stream_mode
 from snowplow_dagster.resources.storage import Location
 from snowplow_dagster_tests.platform.helpers import write_config
 
@@ -46,11 +47,13 @@ def test_the_code_location_loads_without_any_environment() -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
 
 
-def test_the_asset_graph() -> None:
-    dg.Definitions.validate_loadable(defs)
-    graph = defs.resolve_asset_graph()
+BATCH_GRAPH = {key: value for key, value in EXPECTED_GRAPH.items() if key in BATCH_ASSETS}
+STREAM_GRAPH = {key: EXPECTED_GRAPH[key] for key in EXPECTED_JOBS["stream_job"]}
 
-    snapshot = {
+
+def graph_of(definitions: dg.Definitions) -> dict[str, dict[str, object]]:
+    graph = definitions.resolve_asset_graph()
+    return {
         key.to_user_string(): {
             "group": node.group_name,
             "deps": sorted(parent.to_user_string() for parent in node.parent_keys),
@@ -60,33 +63,57 @@ def test_the_asset_graph() -> None:
         for key in graph.get_all_asset_keys()
         for node in [graph.get(key)]
     }
-    assert snapshot == EXPECTED_GRAPH
-    assert {graph.get(key).partitions_def for key in graph.get_all_asset_keys()} == {batches}
 
-    jobs = {
-        name: sorted(
-            key.to_user_string()
-            for key in defs.resolve_job_def(name).asset_layer.selected_asset_keys
-        )
-        for name in EXPECTED_JOBS
-    }
-    assert jobs == EXPECTED_JOBS
+
+@pytest.mark.parametrize(
+    ("stream_mode", "expected", "job"),
+    [(False, BATCH_GRAPH, "batch_job"), (True, STREAM_GRAPH, "stream_job")],
+)
+def test_each_mode_defines_its_own_assets_job_and_sensor_only(
+    stream_mode: bool, expected: dict[str, object], job: str
+) -> None:
+    """Batch mode shows no stream asset (it could never materialise there), and the reverse."""
+    definitions = build_definitions(SnowplowPipeline(), stream_mode=stream_mode)
+    dg.Definitions.validate_loadable(definitions)
+
+    assert graph_of(definitions) == expected
+    graph = definitions.resolve_asset_graph()
+    assert {graph.get(key).partitions_def for key in graph.get_all_asset_keys()} == {batches}
+    [only] = [d for d in definitions.resolve_all_job_defs() if not d.name.startswith("__")]
+    assert only.name == job
+    assert sorted(k.to_user_string() for k in only.asset_layer.selected_asset_keys) == sorted(
+        EXPECTED_JOBS[job]
+    )
+    sensor = definitions.resolve_sensor_def("in_bucket_sensor")
+    assert [target.name for target in sensor.jobs] == [job]
+
+
+def test_the_code_location_follows_the_configured_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SNOWPLOW_DAGSTER_CONFIG", raising=False)
+    assert configured_stream_mode() is False  # the bundled sample, with no environment
+    assert {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()} == (
+        set(BATCH_ASSETS)
+    )
+    stream = write_config(tmp_path / "stream.yml", Location.parse(f"{tmp_path}/s/"), stream=True)
+    monkeypatch.setenv("SNOWPLOW_DAGSTER_CONFIG", str(stream))
+    assert configured_stream_mode() is True
 
 
 def test_blocking_checks_and_retried_moves() -> None:
-    specs = [spec for check_def in defs.asset_checks or () for spec in check_def.check_specs]
+    both = [build_definitions(SnowplowPipeline(), stream_mode=mode) for mode in (False, True)]
+    specs = [
+        spec for d in both for check_def in d.asset_checks or () for spec in check_def.check_specs
+    ]
     assert {spec.name for spec in specs if spec.blocking} == BLOCKING_CHECKS
     retried = {
         key.to_user_string()
-        for key in defs.resolve_asset_graph().get_all_asset_keys()
-        if defs.resolve_assets_def(key).op.retry_policy is not None
+        for d in both
+        for key in d.resolve_asset_graph().get_all_asset_keys()
+        if d.resolve_assets_def(key).op.retry_policy is not None
     }
     assert retried == RETRIED
-
-
-def test_the_sensor_targets_both_jobs() -> None:
-    sensor = defs.resolve_sensor_def("in_bucket_sensor")
-    assert sorted(job.name for job in sensor.jobs) == ["batch_job", "stream_job"]
 
 
 def test_a_bad_config_fails_naming_the_key_before_anything_moves(tmp_path: Path) -> None:

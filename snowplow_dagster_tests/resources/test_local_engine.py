@@ -12,6 +12,7 @@ import dataclasses
 import gzip
 import json
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from snowplow_dagster.config import (
     load_config_text,
     load_resolver,
 )
+from snowplow_dagster.enrich import job as enrich_job
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
 from snowplow_dagster.generator import write_log_files
@@ -119,9 +121,19 @@ def test_a_batch_is_enriched_end_to_end_by_its_emr_steps(
         py_files_uri="s3://assets/snowplow-dagster/deps.zip",
     )
 
-    results = engine.run_steps(steps, log=LOG)
+    log = logging.getLogger(f"test-local-engine.{collector_format}")
+    log.setLevel(logging.DEBUG)
+    records: list[logging.LogRecord] = []
+    log.addHandler(_Collect(records))
+
+    results = engine.run_steps(steps, log=log)
 
     assert [(r.name, r.state) for r in results] == [(s["Name"], "COMPLETED") for s in steps]
+    shown = [r.getMessage() for r in records if r.levelno >= logging.INFO]
+    spark_info = re.compile(r"spark std(out|err): \d\d/\d\d/\d\d \d\d:\d\d:\d\d (INFO|DEBUG) ")
+    assert not [line for line in shown if spark_info.match(line)]  # Spark at WARN, chatter DEBUG
+    [submitted] = [line for line in shown if line.startswith("spark-submit of ")]
+    assert submitted.startswith(f"spark-submit of {Path(enrich_job.__file__)} on local")
     counts = json.loads(backend.objects(f"logs/manifests/enrich_counts/{BATCH}.json").popitem()[1])
     assert counts["input_lines"] == input_lines
     assert counts["input_lines"] == counts["skipped_lines"] + counts["lines_with_output"]
@@ -174,6 +186,15 @@ def test_a_failing_spark_step_surfaces_its_exit_code_and_stderr(
     assert failed.log_tail in str(raised.value)
     assert [r.state for r in raised.value.results] == ["FAILED", "CANCELLED"]
     assert not out.exists() and not (tmp_path / "bad").exists()
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 class _CancelOnFirstSparkLine(logging.Handler):
