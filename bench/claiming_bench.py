@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import load_average
 from staging_bench import free_port, point_aws_at, record
 
-from snowplow_dagster.claiming import ClaimSettings, claim
-from snowplow_dagster.manifest import Manifest, ManifestEntry, batch_id
-from snowplow_dagster.resources.storage import (
+from snowplow_dagster.batches.claiming import ClaimSettings, claim
+from snowplow_dagster.batches.manifest import Manifest, ManifestEntry, batch_id
+from snowplow_dagster.storage import (
     LocalStorage,
     Location,
     ObjectMissing,

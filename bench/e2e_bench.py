@@ -26,10 +26,10 @@ from enrich_bench import machine  # bench/ is this script's folder
 from machine import load_average
 
 from snowplow_dagster.cli.report import step_durations
+from snowplow_dagster.engines.local.engine import LocalEngine
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.passes import run_pass
-from snowplow_dagster.resources.local_engine import LocalEngine
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster.samples import SAMPLE_CONFIG
 
 RESULTS = Path(__file__).parent / "results"

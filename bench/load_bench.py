@@ -40,7 +40,7 @@ from machine import describe, load_average  # bench/ is this script's folder
 
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
 from snowplow_dagster.loading.postgres import load_batch
-from snowplow_dagster.resources.storage import LocalStorage, Location
+from snowplow_dagster.storage import LocalStorage, Location
 from snowplow_dagster_tests.fixtures.postgres import PostgresServer, running_server
 from snowplow_dagster_tests.loading.helpers import enriched_lines
 

@@ -119,9 +119,9 @@ def count(bucket: str, prefix: str) -> int:
 
 def child_ours(bucket: str) -> None:
     """Runs in the timed child: claim then stage, reporting each part's own time."""
-    from snowplow_dagster.claiming import ClaimSettings, claim
-    from snowplow_dagster.moves import stage_batch
-    from snowplow_dagster.resources.storage import Location, S3Storage
+    from snowplow_dagster.batches.claiming import ClaimSettings, claim
+    from snowplow_dagster.batches.moves import stage_batch
+    from snowplow_dagster.storage import Location, S3Storage
 
     started = time.perf_counter()
     storage = S3Storage()

@@ -19,8 +19,8 @@ from snowplow_dagster.assets import (
     stream_assets,
 )
 from snowplow_dagster.jobs import batch_job, stream_job
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.warehouse import PostgresWarehouse
+from snowplow_dagster.loading.warehouse import PostgresWarehouse
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster.sensors import build_in_bucket_sensor
 
 

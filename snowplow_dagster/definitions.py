@@ -8,8 +8,8 @@ a storage targets folder).
 import os
 
 from snowplow_dagster.code_location import build_definitions
-from snowplow_dagster.resources.pipeline import SnowplowPipeline, configured_stream_mode
-from snowplow_dagster.resources.warehouse import TARGETS_ENV, PostgresWarehouse
+from snowplow_dagster.loading.warehouse import TARGETS_ENV, PostgresWarehouse
+from snowplow_dagster.resources import SnowplowPipeline, configured_stream_mode
 
 defs = build_definitions(
     SnowplowPipeline(),

@@ -23,16 +23,16 @@ import dagster as dg
 
 from snowplow_dagster import pools
 from snowplow_dagster.assets import all_assets, asset_checks, loading_assets, loading_checks
-from snowplow_dagster.claiming import QuietWait
+from snowplow_dagster.batches.claiming import QuietWait
 from snowplow_dagster.code_location import build_definitions
 from snowplow_dagster.constants import BATCH_TAG
 from snowplow_dagster.dagster_compat import AssetCheckExecutionRecordStatus, PartitionKeyFilter
 from snowplow_dagster.jobs import job_name_for
+from snowplow_dagster.loading.warehouse import PostgresWarehouse
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.storage import Stray
-from snowplow_dagster.resources.warehouse import PostgresWarehouse
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster.sensors import SensorCursor, claim_tick
+from snowplow_dagster.storage import Stray
 
 _BLOCKING_CHECKS = [
     spec

@@ -20,14 +20,14 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from snowplow_dagster.claiming import QuietWait, claim_pass, describe_strays, preview_claim
+from snowplow_dagster.batches.claiming import QuietWait, claim_pass, describe_strays, preview_claim
+from snowplow_dagster.batches.manifest import batch_time
 from snowplow_dagster.constants import BATCH_TAG, PARTITION_TAG
 from snowplow_dagster.dagster_compat import UnresolvedAssetJobDefinition
 from snowplow_dagster.jobs import batch_job, job_name_for
-from snowplow_dagster.manifest import batch_time
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.storage import ObjectInfo, Stray
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import ObjectInfo, Stray
 
 INTERVAL_ENV = "SNOWPLOW_DAGSTER_SENSOR_INTERVAL_SECONDS"
 DEFAULT_INTERVAL_SECONDS = 60

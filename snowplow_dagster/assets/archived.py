@@ -11,13 +11,13 @@ import dagster as dg
 from snowplow_dagster.assets.batch_key import require_batch
 from snowplow_dagster.assets.enriched import enriched_events
 from snowplow_dagster.assets.staged import MOVE_RETRY_POLICY, move_metadata
-from snowplow_dagster.claiming import ClaimSettings
+from snowplow_dagster.batches.claiming import ClaimSettings
+from snowplow_dagster.batches.manifest import ManifestStore
+from snowplow_dagster.batches.moves import MoveError, archive_batch, run_folder
 from snowplow_dagster.constants import ARCHIVED_GROUP
-from snowplow_dagster.manifest import ManifestStore
-from snowplow_dagster.moves import MoveError, archive_batch, run_folder
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.storage import Storage
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import Storage
 
 _SHOWN = 10
 

@@ -8,9 +8,9 @@ and its partition is removed, so the assets do not show it as a failed partition
 
 import dagster as dg
 
-from snowplow_dagster.manifest import Manifest, UnknownBatch
+from snowplow_dagster.batches.manifest import Manifest, UnknownBatch
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 
 
 def not_retried(message: str) -> dg.Failure:

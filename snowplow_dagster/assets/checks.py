@@ -20,13 +20,13 @@ from snowplow_analytics_sdk.event_transformer import transform
 
 from snowplow_dagster.assets.archived import archived_logs
 from snowplow_dagster.assets.enriched import enriched_events, output_folders, read_counts
+from snowplow_dagster.batches.manifest import BatchState
+from snowplow_dagster.batches.moves import run_folder
+from snowplow_dagster.engines.steps import raw_copy_name
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
-from snowplow_dagster.manifest import BatchState
-from snowplow_dagster.moves import run_folder
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.steps import raw_copy_name
-from snowplow_dagster.resources.storage import Location, Storage, is_copy_of
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import Location, Storage, is_copy_of
 
 SAMPLE_LINES = 1000
 """Lines the schema check parses, from the smallest data file of the good folder: bounded however

@@ -33,17 +33,17 @@ import dagster as dg
 
 from snowplow_dagster.assets.batch_key import not_retried, require_batch
 from snowplow_dagster.assets.staged import staged_logs
-from snowplow_dagster.claiming import ClaimSettings
+from snowplow_dagster.batches.claiming import ClaimSettings
+from snowplow_dagster.batches.manifest import BatchState, ManifestStore
+from snowplow_dagster.batches.moves import run_folder
 from snowplow_dagster.config import PipelineConfig
 from snowplow_dagster.constants import EMR_POOL, ENRICHED_GROUP
-from snowplow_dagster.manifest import BatchState, ManifestStore
-from snowplow_dagster.moves import run_folder
+from snowplow_dagster.engines.contract import StepError, StepResult
+from snowplow_dagster.engines.emr.runner import EmrClusterEnded
+from snowplow_dagster.engines.steps import counts_location, enrich_steps
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.emr_runner import EmrClusterEnded
-from snowplow_dagster.resources.engine import StepError, StepResult
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.steps import counts_location, enrich_steps
-from snowplow_dagster.resources.storage import Location, ObjectMissing, Storage
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import Location, ObjectMissing, Storage
 
 CLUSTER_LOST_RETRIES = 2
 CLUSTER_LOST_WAIT_SECONDS = 300

@@ -12,9 +12,9 @@ from snowplow_dagster.assets.enriched import enriched_events, output_folders, re
 from snowplow_dagster.constants import LOADED_GROUP
 from snowplow_dagster.loading.postgres import LoadError, count_loaded, load_batch
 from snowplow_dagster.loading.tables import EVENTS_TABLE
+from snowplow_dagster.loading.warehouse import PostgresWarehouse
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.warehouse import PostgresWarehouse
+from snowplow_dagster.resources import SnowplowPipeline
 
 _TABLES_SCHEMA = dg.TableSchema(
     columns=[dg.TableColumn("table", "string"), dg.TableColumn("rows", "int")]

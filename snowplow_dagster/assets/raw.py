@@ -5,7 +5,7 @@ import dagster as dg
 from snowplow_dagster.assets.batch_key import require_batch
 from snowplow_dagster.constants import RAW_GROUP
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 
 
 @dg.asset(partitions_def=batches, group_name=RAW_GROUP)

@@ -4,11 +4,11 @@ import dagster as dg
 
 from snowplow_dagster.assets.batch_key import not_retried, require_batch
 from snowplow_dagster.assets.raw import raw_logs
+from snowplow_dagster.batches.manifest import BatchState
+from snowplow_dagster.batches.moves import MoveReport, run_folder, stage_batch
 from snowplow_dagster.constants import STAGED_GROUP
-from snowplow_dagster.manifest import BatchState
-from snowplow_dagster.moves import MoveReport, run_folder, stage_batch
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 
 MOVE_RETRY_POLICY = dg.RetryPolicy(
     max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS

@@ -11,10 +11,10 @@ import dagster as dg
 from snowplow_dagster.assets.batch_key import not_retried, require_batch
 from snowplow_dagster.assets.raw import raw_logs
 from snowplow_dagster.assets.staged import MOVE_RETRY_POLICY, move_metadata
+from snowplow_dagster.batches.moves import run_folder, stage_batch
 from snowplow_dagster.constants import STREAM_GROUP
-from snowplow_dagster.moves import run_folder, stage_batch
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 
 
 @dg.asset(

@@ -15,7 +15,7 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from snowplow_dagster.cli import demo, generate, lint, run  # noqa: E402 (after the filter)
-from snowplow_dagster.resources.bundle import release_version  # noqa: E402
+from snowplow_dagster.engines.bundle import release_version  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ from snowplow_dagster.cli.inputs import new_seed, positive_int
 from snowplow_dagster.cli.report import dagster_logs_to, progress, summarise, summary_table
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.passes import run_pass
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster.samples import SAMPLE_CONFIG
 
 HOME_ENV = "SNOWPLOW_DAGSTER_HOME"

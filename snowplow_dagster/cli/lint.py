@@ -32,7 +32,7 @@ from snowplow_dagster.enrich.enrichments.registry import (
 from snowplow_dagster.enrich.iglu import parse_schema_uri
 from snowplow_dagster.enrich.iglu_resolver import Resolver
 from snowplow_dagster.enrich.iglu_validation import IgluValidator
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 
 TARGETS = ("config", "resolver", "enrichments", "targets", "all")
 _NEEDS = {

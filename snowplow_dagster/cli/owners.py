@@ -26,7 +26,7 @@ from snowplow_dagster import pools
 from snowplow_dagster.cli.lock import pid_alive
 from snowplow_dagster.constants import BATCH_JOB, PARTITION_TAG, STREAM_JOB
 from snowplow_dagster.dagster_compat import SqliteRunStorage
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 
 NOT_STARTED_GRACE_SECONDS = 60.0
 """A run created but without a logged pid is taken as dead only once this old: a concurrent pass

@@ -21,7 +21,8 @@ import dagster as dg
 from rich.console import Console
 
 from snowplow_dagster import pools
-from snowplow_dagster.claiming import describe_strays
+from snowplow_dagster.batches.claiming import describe_strays
+from snowplow_dagster.batches.manifest import BatchState, CorruptRecord
 from snowplow_dagster.cli import lock, owners
 from snowplow_dagster.cli.home import dagster_home, log_file, open_instance, ui_command
 from snowplow_dagster.cli.inputs import STDIN_CONFIG_PREFIX, config_path
@@ -39,24 +40,23 @@ from snowplow_dagster.cli.selection import (
 )
 from snowplow_dagster.config import ConfigError, ConfigIssue
 from snowplow_dagster.constants import BATCH_TAG
+from snowplow_dagster.engines.emr.report import Masker
+from snowplow_dagster.engines.emr.resource import config_secrets
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentConfigError, EnrichmentRegistry
 from snowplow_dagster.loading.resume import unloaded_batches
-from snowplow_dagster.manifest import BatchState, CorruptRecord
+from snowplow_dagster.loading.warehouse import (
+    TARGETS_ENV,
+    PostgresWarehouse,
+    TargetUnreachable,
+    check_connection,
+)
 from snowplow_dagster.passes import PassResult, run_pass
-from snowplow_dagster.resources.emr import config_secrets
-from snowplow_dagster.resources.emr_report import Masker
-from snowplow_dagster.resources.pipeline import (
+from snowplow_dagster.resources import (
     CONFIG_ENV,
     ENRICHMENTS_ENV,
     RESOLVER_ENV,
     Engine,
     SnowplowPipeline,
-)
-from snowplow_dagster.resources.warehouse import (
-    TARGETS_ENV,
-    PostgresWarehouse,
-    TargetUnreachable,
-    check_connection,
 )
 
 OK, ERROR, NO_DATA, ONGOING, LOCK_HELD = 0, 1, 3, 4, 17

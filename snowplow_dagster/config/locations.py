@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 
+from snowplow_dagster import storage
 from snowplow_dagster.config.errors import ConfigIssue
-from snowplow_dagster.locations import LocationConflict, check_locations
-from snowplow_dagster.resources import storage
+from snowplow_dagster.storage.conflicts import LocationConflict, check_locations
 
 _BUCKET = re.compile(r"[A-Za-z0-9._-]+")
 

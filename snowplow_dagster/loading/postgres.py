@@ -42,7 +42,7 @@ from snowplow_dagster.loading.tables import (
     create_shredded,
     shredded_table,
 )
-from snowplow_dagster.resources.storage import Location, Storage
+from snowplow_dagster.storage import Location, Storage
 
 BLOCK_BYTES = 1 << 20
 """What one ``COPY`` write sends: large enough to amortise the call, small enough to stream."""

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from snowplow_dagster.assets import archived_logs, staged_logs
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster_tests.cli.helpers import LineCountingEngine
 from snowplow_dagster_tests.fixtures.s3 import Backend, new_backend
 from snowplow_dagster_tests.platform.helpers import write_config

@@ -12,7 +12,7 @@ import time
 import dagster as dg
 
 from snowplow_dagster.cli import main
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster_tests.cli.helpers import LineCountingEngine
 
 HANG_FLAG = "--hang-in"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from snowplow_dagster.resources.engine import StepConfig, StepFailed, StepResult
-from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
-from snowplow_dagster.resources.storage import Location, storage_for
+from snowplow_dagster.engines.contract import StepConfig, StepFailed, StepResult
+from snowplow_dagster.engines.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
 from snowplow_dagster.samples import SAMPLE_RESOLVER
+from snowplow_dagster.storage import Location, storage_for
 from snowplow_dagster_tests.platform.helpers import step_arg
 
 ON_S3_AND_LOCAL = pytest.mark.parametrize("backend", ["s3", "local"], indirect=True)

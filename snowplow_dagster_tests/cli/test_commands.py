@@ -11,7 +11,7 @@ import pytest
 from snowplow_dagster.cli import main
 from snowplow_dagster.cli.home import PROJECT_SETTINGS, dagster_home, ui_command
 from snowplow_dagster.cli.selection import FOREIGN_STEPS, RESUMABLE
-from snowplow_dagster.resources.bundle import release_version
+from snowplow_dagster.engines.bundle import release_version
 
 REPO = Path(__file__).parents[2]
 

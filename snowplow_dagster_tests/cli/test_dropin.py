@@ -15,11 +15,11 @@ from botocore import handlers
 
 from snowplow_dagster.assets import archived_logs, staged_logs
 from snowplow_dagster.cli import main
+from snowplow_dagster.engines.bundle import ARCHIVE_NAME, BOOTSTRAP_NAME, release_version
 from snowplow_dagster.generator import write_log_files
-from snowplow_dagster.resources.bundle import ARCHIVE_NAME, BOOTSTRAP_NAME, release_version
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster_tests.cli.helpers import LineCountingEngine, run_args
-from snowplow_dagster_tests.resources.emr_support import ENV, SECRET_KEY, json_response
+from snowplow_dagster_tests.engines.emr_support import ENV, SECRET_KEY, json_response
 
 SAMPLE = Path(__file__).parents[1] / "data" / "config" / "emretlrunner_sample.yml"
 HOSTED = "snowplow-hosted-assets"

@@ -18,8 +18,8 @@ from snowplow_dagster.cli import main, owners
 from snowplow_dagster.cli.lock import LockOwner
 from snowplow_dagster.cli.selection import SelectionError, plan_steps
 from snowplow_dagster.constants import PARTITION_TAG
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.storage import LocalStorage, Location
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import LocalStorage, Location
 from snowplow_dagster_tests.cli.helpers import LineCountingEngine, run_args
 from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.platform.helpers import (

@@ -14,7 +14,7 @@ import pytest
 import snowplow_dagster.assets.loaded as loaded_module
 from snowplow_dagster.assets import archived_logs, staged_logs
 from snowplow_dagster.cli import main
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 from snowplow_dagster_tests.cli.helpers import LineCountingEngine, run_args
 from snowplow_dagster_tests.fixtures.postgres import (

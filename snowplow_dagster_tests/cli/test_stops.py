@@ -17,7 +17,7 @@ import pytest
 
 from snowplow_dagster.cli import main
 from snowplow_dagster.constants import EMR_POOL
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster_tests.cli.helpers import LineCountingEngine, run_args
 from snowplow_dagster_tests.cli.test_run import (
     REPO,

@@ -11,11 +11,11 @@ import dagster as dg
 import pytest
 
 from snowplow_dagster.assets import archived_logs
-from snowplow_dagster.claiming import claim
+from snowplow_dagster.batches.claiming import claim
+from snowplow_dagster.batches.manifest import BatchState
 from snowplow_dagster.cli import main
-from snowplow_dagster.manifest import BatchState
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.storage import LocalStorage
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import LocalStorage
 from snowplow_dagster_tests.cli.helpers import ON_S3_AND_LOCAL, LineCountingEngine, run_args
 from snowplow_dagster_tests.cli.test_run import assert_batch_done_once, put_logs
 from snowplow_dagster_tests.fixtures.s3 import Backend

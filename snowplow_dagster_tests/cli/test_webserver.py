@@ -146,7 +146,7 @@ def test_the_sensor_preview_claims_nothing_and_the_next_real_tick_requests_the_b
 ) -> None:
     import dagster as dg
 
-    from snowplow_dagster.resources.pipeline import SnowplowPipeline
+    from snowplow_dagster.resources import SnowplowPipeline
     from snowplow_dagster.sensors import in_bucket_sensor
 
     buckets = tmp_path / "buckets"

@@ -12,16 +12,16 @@ import threading
 from collections.abc import Sequence
 from functools import cache
 
+from snowplow_dagster.engines.contract import StepConfig, StepResult
+from snowplow_dagster.engines.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
 from snowplow_dagster.enrich.enrichments.registry import (
     EnrichmentRegistry,
     load_enrichments_directory,
 )
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator.lines import generate_lines
-from snowplow_dagster.resources.engine import StepConfig, StepResult
-from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
-from snowplow_dagster.resources.storage import Location, Storage, storage_for
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
+from snowplow_dagster.storage import Location, Storage, storage_for
 from snowplow_dagster_tests.platform.helpers import step_arg
 
 

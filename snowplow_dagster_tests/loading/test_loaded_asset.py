@@ -11,11 +11,11 @@ import dagster as dg
 import pytest
 
 from snowplow_dagster.assets.loaded import loaded_events, loaded_rows
+from snowplow_dagster.engines.steps import counts_location
+from snowplow_dagster.loading.warehouse import PostgresWarehouse
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.steps import counts_location
-from snowplow_dagster.resources.storage import Location
-from snowplow_dagster.resources.warehouse import PostgresWarehouse
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import Location
 from snowplow_dagster_tests.fixtures.postgres import PostgresDatabase
 from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.loading.helpers import counts, enriched_lines, write_good_folder

@@ -12,7 +12,7 @@ import pytest
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
 from snowplow_dagster.loading.postgres import LoadError, count_loaded, load_batch
 from snowplow_dagster.loading.tables import shredded_table
-from snowplow_dagster.resources.storage import LocalStorage, Location
+from snowplow_dagster.storage import LocalStorage, Location
 from snowplow_dagster_tests.fixtures.postgres import PostgresDatabase
 from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.loading.helpers import enriched_lines, write_good_folder

@@ -13,7 +13,7 @@ from snowplow_dagster.cli import main
 from snowplow_dagster.cli.selection import plan_steps
 from snowplow_dagster.config import ConfigError
 from snowplow_dagster.config.targets import load_targets
-from snowplow_dagster.resources.warehouse import (
+from snowplow_dagster.loading.warehouse import (
     PostgresWarehouse,
     TargetUnreachable,
     check_connection,

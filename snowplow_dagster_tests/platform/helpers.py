@@ -3,11 +3,11 @@
 import gzip
 from pathlib import Path
 
+from snowplow_dagster.engines.contract import StepConfig
+from snowplow_dagster.engines.local.engine import LocalEngine
 from snowplow_dagster.generator import write_log_files
-from snowplow_dagster.resources.engine import StepConfig
-from snowplow_dagster.resources.local_engine import LocalEngine
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.storage import Location
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import Location
 from snowplow_dagster_tests.fixtures.s3 import Backend
 
 

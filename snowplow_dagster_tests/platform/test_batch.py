@@ -15,14 +15,14 @@ from pydantic import Field
 
 from snowplow_dagster.assets import all_assets, archived, asset_checks, enriched
 from snowplow_dagster.assets.checks import conservation_problems
+from snowplow_dagster.engines.contract import StepConfig, StepFailed, StepResult
+from snowplow_dagster.engines.emr.runner import EmrClusterEnded
+from snowplow_dagster.engines.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS, enrich_steps
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.jobs import jobs
 from snowplow_dagster.passes import PassResult, run_pass
-from snowplow_dagster.resources.emr_runner import EmrClusterEnded
-from snowplow_dagster.resources.engine import StepConfig, StepFailed, StepResult
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS, enrich_steps
-from snowplow_dagster.resources.storage import Location, storage_for
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import Location, storage_for
 from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.platform.helpers import (
     gunzipped_lines,

@@ -11,8 +11,8 @@ from snowplow_dagster.assets import batch_assets, staged_enriched, staged_logs
 from snowplow_dagster.code_location import build_definitions
 from snowplow_dagster.constants import BATCH_JOB
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.storage import Location
+from snowplow_dagster.resources import SnowplowPipeline
+from snowplow_dagster.storage import Location
 from snowplow_dagster_tests.platform.helpers import pipeline_for
 
 NOT_A_BATCH = "added-by-hand"

@@ -11,8 +11,8 @@ from snowplow_dagster.code_location import build_definitions
 from snowplow_dagster.config import ConfigError
 from snowplow_dagster.definitions import defs
 from snowplow_dagster.partitions import batches
-from snowplow_dagster.resources.pipeline import SnowplowPipeline, configured_stream_mode
-from snowplow_dagster.resources.storage import Location
+from snowplow_dagster.resources import SnowplowPipeline, configured_stream_mode
+from snowplow_dagster.storage import Location
 from snowplow_dagster_tests.platform.helpers import write_config
 
 BATCH_ASSETS = ["archived_logs", "enriched_events", "raw_logs", "staged_logs"]

@@ -10,10 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from snowplow_dagster.claiming import claim
-from snowplow_dagster.manifest import batch_id
-from snowplow_dagster.resources.pipeline import SnowplowPipeline
-from snowplow_dagster.resources.storage import Location, Stray
+from snowplow_dagster.batches.claiming import claim
+from snowplow_dagster.batches.manifest import batch_id
+from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster.sensors import (
     ClaimOutcome,
     SensorCursor,
@@ -21,6 +20,7 @@ from snowplow_dagster.sensors import (
     decide_tick,
     in_bucket_sensor,
 )
+from snowplow_dagster.storage import Location, Stray
 from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.platform.helpers import pipeline_for
 

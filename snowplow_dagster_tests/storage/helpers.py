@@ -21,8 +21,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, ConnectionClosedError
 from botocore.httpsession import URLLib3Session
 
-from snowplow_dagster.claiming import ClaimSettings
-from snowplow_dagster.resources.storage import Location
+from snowplow_dagster.batches.claiming import ClaimSettings
+from snowplow_dagster.storage import Location
 
 HOSTILE_NAMES = [
     "i-0a1b/_var_log_tomcat8_rotated_localhost_access_log.txt1502463662.gz",

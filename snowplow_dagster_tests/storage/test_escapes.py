@@ -16,19 +16,18 @@ from typing import Any
 
 import pytest
 
-from snowplow_dagster.claiming import (
+from snowplow_dagster.batches.claiming import (
     claim,
     claim_pass,
     describe_strays,
     find_strays,
     plan_batches,
 )
+from snowplow_dagster.batches.manifest import CorruptRecord, ManifestStore
+from snowplow_dagster.batches.moves import BatchStateError, archive_batch, stage_batch
 from snowplow_dagster.config import ConfigError, load_config
 from snowplow_dagster.config.errors import ConfigIssue
-from snowplow_dagster.locations import LocationConflict
-from snowplow_dagster.manifest import CorruptRecord, ManifestStore
-from snowplow_dagster.moves import BatchStateError, archive_batch, stage_batch
-from snowplow_dagster.resources.storage import (
+from snowplow_dagster.storage import (
     LinkNotFollowed,
     LocalStorage,
     Location,
@@ -36,6 +35,7 @@ from snowplow_dagster.resources.storage import (
     UnsafeKey,
     list_tree,
 )
+from snowplow_dagster.storage.conflicts import LocationConflict
 from snowplow_dagster_tests.fixtures.s3 import Backend
 from snowplow_dagster_tests.platform.helpers import write_config
 from snowplow_dagster_tests.storage.helpers import md5, settings_for

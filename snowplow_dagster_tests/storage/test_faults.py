@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from snowplow_dagster.claiming import claim, staged_path
-from snowplow_dagster.manifest import BatchState, ManifestStore
-from snowplow_dagster.moves import archive_batch, stage_batch
-from snowplow_dagster.resources.storage import Location, S3Settings, S3Storage
+from snowplow_dagster.batches.claiming import claim, staged_path
+from snowplow_dagster.batches.manifest import BatchState, ManifestStore
+from snowplow_dagster.batches.moves import archive_batch, stage_batch
+from snowplow_dagster.storage import Location, S3Settings, S3Storage
 from snowplow_dagster_tests.storage.helpers import S3Faults, sample_files, settings_for
 
 ERRORS = ["500", "503", "reset"]

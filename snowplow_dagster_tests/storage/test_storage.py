@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from snowplow_dagster.resources.storage import (
+from snowplow_dagster.storage import (
     SOURCE_ETAG_METADATA,
     CopyNotVerified,
     LocalStorage,

@@ -23,13 +23,13 @@ from typing import Any
 
 import maxminddb
 
-from snowplow_dagster.enrich.enrichments.assets import resolve_database
 from snowplow_dagster.enrich.enrichments.config import (
     EnrichmentConfigError,
     reject_unknown_keys,
     require_object,
     require_str,
 )
+from snowplow_dagster.enrich.enrichments.databases import resolve_database
 from snowplow_dagster.enrich.event import EnrichedEvent
 
 logger = logging.getLogger(__name__)

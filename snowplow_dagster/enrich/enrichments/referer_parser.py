@@ -33,13 +33,13 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, NamedTuple
 
-from snowplow_dagster.enrich.enrichments.assets import resolve_database
 from snowplow_dagster.enrich.enrichments.config import (
     EnrichmentConfigError,
     reject_unknown_keys,
     require_str,
     require_str_list,
 )
+from snowplow_dagster.enrich.enrichments.databases import resolve_database
 from snowplow_dagster.enrich.enrichments.tsv import tsv_safe
 from snowplow_dagster.enrich.event import EnrichedEvent
 from snowplow_dagster.enrich.payload import ProcessingError

@@ -4,7 +4,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from snowplow_dagster.enrich.enrichments import assets
+from snowplow_dagster.enrich.enrichments import databases as assets
 from snowplow_dagster.enrich.enrichments.config import EnrichmentConfigError
 from snowplow_dagster.enrich.enrichments.ip_lookups import IpLookups, java_float
 from snowplow_dagster.enrich.event import EnrichedEvent

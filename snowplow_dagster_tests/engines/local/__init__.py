@@ -1,0 +1,1 @@
+"""Tests of the local engine (S3DistCp equivalent, local Spark)."""
