@@ -323,6 +323,9 @@ class SnowplowDagsterSettings(_Strict):
     max_files_per_batch: int = Field(default=10_000, ge=1)
     max_bytes_per_batch: Annotated[ByteSize, Field(gt=0)] = ByteSize(10 * 2**30)
     bad_row_ratio_warning: float = Field(default=0.05, ge=0, le=1)
+    max_line_length: int | None = Field(default=None, ge=1)
+    """Characters a raw line may have before it becomes a bad row unparsed (the job's
+    ``--max-line-length``); None leaves the job's default, far above real traffic."""
     local_spark: LocalSparkSettings = Field(default_factory=LocalSparkSettings)
     emr: EmrEngineSettings = Field(default_factory=EmrEngineSettings)
 

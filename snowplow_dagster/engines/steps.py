@@ -91,6 +91,7 @@ def spark_enrich_step(
     resolver_b64: str,
     etl_tstamp_ms: int,
     counts_file: str | None = None,
+    max_line_length: int | None = None,
     action_on_failure: ActionOnFailure = "CANCEL_AND_WAIT",
 ) -> StepConfig:
     """``spark-submit`` of the enrichment application in YARN cluster mode, Spark Enrich's args.
@@ -124,6 +125,8 @@ def spark_enrich_step(
     ]
     if counts_file is not None:
         args += ["--counts-file", counts_file]
+    if max_line_length is not None:
+        args += ["--max-line-length", str(max_line_length)]
     return _step(name, args, action_on_failure)
 
 
@@ -223,6 +226,7 @@ def enrich_steps(
             resolver_b64=resolver_b64,
             etl_tstamp_ms=etl_tstamp_ms,
             counts_file=counts_location(config, batch_id),
+            max_line_length=config.file.snowplow_dagster.max_line_length,
             action_on_failure=action_on_failure,
         ),
         copy(

@@ -193,6 +193,23 @@ def test_counts_file_lives_with_the_manifests() -> None:
     )
 
 
+def test_max_line_length_reaches_the_job_only_when_set() -> None:
+    """``snowplow_dagster.max_line_length`` becomes the job's ``--max-line-length``; unset, the job
+    keeps its own default."""
+    text = (SAMPLES / "config.emr.yml").read_text()
+    assert "snowplow_dagster:\n" in text
+    limited = load_config_text(
+        text.replace("snowplow_dagster:\n", "snowplow_dagster:\n  max_line_length: 65536\n"),
+        env=ENV,
+    )
+    enrich = args(steps_for(limited))[1]
+    assert enrich[enrich.index("--max-line-length") + 1] == "65536"
+    assert (
+        "--max-line-length"
+        not in args(steps_for(load_config(SAMPLES / "config.emr.yml", env=ENV)))[1]
+    )
+
+
 def test_stream_mode_has_no_enrich_steps(tmp_path: Path) -> None:
     config = load_config(
         SAMPLES / "stream_config.yml", env={"SNOWPLOW_DAGSTER_HOME": str(tmp_path)}
