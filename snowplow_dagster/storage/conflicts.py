@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from snowplow_dagster.storage import Location
+from snowplow_dagster.storage.location import Location
 
 
 class LocationConflict(ValueError):

@@ -1,0 +1,20 @@
+"""What only the local backend has: hidden temporary files, plain paths only."""
+
+from __future__ import annotations
+
+import pytest
+
+from snowplow_dagster.storage import LocalStorage, Location
+
+
+def test_local_temporary_files_are_not_listed(tmp_path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / ".snowplow-dagster-tmp-abc").write_bytes(b"half written")
+    (tmp_path / "in" / "a.gz").write_bytes(b"a")
+    listed = [info.key for info in LocalStorage().list(Location.parse(f"{tmp_path}/in/"))]
+    assert listed == [f"{tmp_path}/in/a.gz"[1:]]
+
+
+def test_local_refuses_keys_that_are_not_plain_paths(tmp_path) -> None:
+    with pytest.raises(ValueError, match="plain path"):
+        LocalStorage().write(Location("file", "", f"{tmp_path}/a/../b"[1:]), b"x")
