@@ -20,13 +20,13 @@ from snowplow_analytics_sdk.event_transformer import transform
 
 from snowplow_dagster.assets.archived import archived_logs
 from snowplow_dagster.assets.enriched import enriched_events, output_folders, read_counts
+from snowplow_dagster.batches.audit import archive_problems
 from snowplow_dagster.batches.manifest import BatchState
-from snowplow_dagster.batches.moves import run_folder
 from snowplow_dagster.engines.steps import raw_copy_name
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources import SnowplowPipeline
-from snowplow_dagster.storage import Location, Storage, is_copy_of
+from snowplow_dagster.storage import Location, Storage
 
 SAMPLE_LINES = 1000
 """Lines the schema check parses, from the smallest data file of the good folder: bounded however
@@ -171,37 +171,13 @@ def archive_completeness(
     context: dg.AssetCheckExecutionContext, pipeline: SnowplowPipeline
 ) -> dg.AssetCheckResult:
     """Every manifest object is in archive/raw/run=<id>/ with its size and ETag, none is left
-    in processing, and nothing else is in the archive's run folder."""
+    in processing, and nothing else is in the archive's run folder (``archive_problems``)."""
     batch = context.partition_key
     storage = pipeline.storage()
     store = pipeline.manifest_store(storage)
     settings = pipeline.claim_settings()
     manifest = store.load(batch)
-    archive = run_folder(settings.archive, batch)
-    archived = {info.key: info for info in storage.list(archive)}
-    processing = {info.key for info in storage.list(run_folder(settings.processing, batch))}
-    wanted = {archive.join(entry.path).key: entry for entry in manifest.entries}
-
-    missing, different, left = [], [], []
-    for key, entry in wanted.items():
-        info = archived.get(key)
-        if info is None:
-            missing.append(entry.path)
-            continue
-        if not is_copy_of(info, entry.size, entry.etag):
-            # A multipart or KMS copy lists another ETag; its metadata names the source's.
-            info = storage.head(archive.object(key))
-            if info is None or not is_copy_of(info, entry.size, entry.etag):
-                different.append(entry.path)
-        if run_folder(settings.processing, batch).join(entry.path).key in processing:
-            left.append(entry.path)
-    unexpected = [archive.relative(key) for key in archived if key not in wanted]
-    problems = {
-        "missing": missing,
-        "different": different,
-        "left_in_processing": left,
-        "unexpected": unexpected,
-    }
+    problems = archive_problems(storage, manifest, settings.archive, settings.processing)
     return dg.AssetCheckResult(
         passed=not any(problems.values()) and store.state(batch) is BatchState.ARCHIVED,
         description="; ".join(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from snowplow_dagster import pools
+from snowplow_dagster.batches.adoption import adopt_legacy_batches
 from snowplow_dagster.cli.lock import pid_alive
 from snowplow_dagster.constants import BATCH_JOB, PARTITION_TAG, STREAM_JOB
 from snowplow_dagster.dagster_compat import SqliteRunStorage
@@ -108,17 +109,13 @@ def open_batches(pipeline: SnowplowPipeline) -> list[str]:
     folder shows on S3 (a ``run=<id>/`` folder goes with its last object).
 
     The ``run=<id>/`` folders of processing are listed once per store, the first time, for the
-    batches an earlier version staged without indexing them (``ManifestStore.adopt_legacy``).
+    batches an earlier version staged without indexing them (``adopt_legacy_batches``).
     """
     storage = pipeline.storage()
     store = pipeline.manifest_store(storage)
     if pipeline.config.stream_mode:  # staging is the last step: a staged batch is finished
         return list(store.pending()[0])
-    if not store.legacy_adopted():
-        processing = pipeline.claim_settings().processing
-        _, folders = storage.list_children(processing)
-        names = (processing.relative(folder.key).rstrip("/") for folder in folders)
-        store.adopt_legacy(name.removeprefix("run=") for name in names if name.startswith("run="))
+    adopt_legacy_batches(storage, store, pipeline.claim_settings().processing)
     return store.unarchived()
 
 
