@@ -11,9 +11,8 @@
 import gzip
 import io
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from itertools import islice
-from typing import Any
 
 import dagster as dg
 from snowplow_analytics_sdk.event_transformer import transform
@@ -23,6 +22,7 @@ from snowplow_dagster.assets.enriched import enriched_events, output_folders, re
 from snowplow_dagster.batches.audit import archive_problems
 from snowplow_dagster.batches.manifest import BatchState
 from snowplow_dagster.engines.steps import raw_copy_name
+from snowplow_dagster.enrich.counts import JobCounts
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources import SnowplowPipeline
@@ -35,9 +35,7 @@ large the batch (S3DistCp cuts enriched files near 24 MB)."""
 _SHOWN = 10
 
 
-def conservation_problems(
-    counts: Mapping[str, Any], expected: Collection[str]
-) -> dict[str, list[str]]:
+def conservation_problems(counts: JobCounts, expected: Collection[str]) -> dict[str, list[str]]:
     """What breaks line conservation, by kind, each naming its files; none when nothing is lost.
 
     ``expected`` are the names the batch's manifest objects have in the job's input folder. Each
@@ -46,7 +44,7 @@ def conservation_problems(
     reaching the enrichment as Spark's reader counted in it with no Python involved, and each of
     those skipped or given output. The totals must agree with the per-file counts too.
     """
-    objects: Mapping[str, Mapping[str, int]] = counts.get("objects", {})
+    objects = counts.objects
     lost = [
         f"{name} ({n['lines']} lines, {n['input_lines']} enriched, "
         f"{n['skipped_lines'] + n['lines_with_output']} accounted for)"
@@ -54,15 +52,17 @@ def conservation_problems(
         if not n["lines"] == n["input_lines"] == n["skipped_lines"] + n["lines_with_output"]
     ]
     totals = [
-        f"{key} {counts[key]} but {sum(n[key] for n in objects.values())} over the files"
-        for key in ("input_lines", "skipped_lines", "lines_with_output")
-        if counts[key] != sum(n[key] for n in objects.values())
-    ]
-    if counts["input_lines"] != counts["skipped_lines"] + counts["lines_with_output"]:
-        totals.append(
-            f"input_lines {counts['input_lines']} but "
-            f"{counts['skipped_lines'] + counts['lines_with_output']} skipped or with output"
+        f"{key} {total} but {sum(n[key] for n in objects.values())} over the files"
+        for key, total in (
+            ("input_lines", counts.input_lines),
+            ("skipped_lines", counts.skipped_lines),
+            ("lines_with_output", counts.lines_with_output),
         )
+        if total != sum(n[key] for n in objects.values())
+    ]
+    accounted = counts.skipped_lines + counts.lines_with_output
+    if counts.input_lines != accounted:
+        totals.append(f"input_lines {counts.input_lines} but {accounted} skipped or with output")
     return {
         "objects_not_read": sorted(set(expected) - objects.keys()),
         "unexpected_files": sorted(objects.keys() - set(expected)),
@@ -84,7 +84,7 @@ def line_conservation(
     assert config.collector_format is not None  # batch mode: enriched_events requires it
     expected = [raw_copy_name(config.collector_format, entry.path) for entry in manifest.entries]
     problems = conservation_problems(counts, expected)
-    accounted = counts["skipped_lines"] + counts["lines_with_output"]
+    accounted = counts.skipped_lines + counts.lines_with_output
     return dg.AssetCheckResult(
         passed=not any(problems.values()),
         description="; ".join(
@@ -93,10 +93,10 @@ def line_conservation(
         or None,
         metadata={
             "manifest_objects": dg.MetadataValue.int(manifest.files),
-            "input_lines": dg.MetadataValue.int(counts["input_lines"]),
-            "skipped_lines": dg.MetadataValue.int(counts["skipped_lines"]),
-            "lines_with_output": dg.MetadataValue.int(counts["lines_with_output"]),
-            "lost_lines": dg.MetadataValue.int(counts["input_lines"] - accounted),
+            "input_lines": dg.MetadataValue.int(counts.input_lines),
+            "skipped_lines": dg.MetadataValue.int(counts.skipped_lines),
+            "lines_with_output": dg.MetadataValue.int(counts.lines_with_output),
+            "lost_lines": dg.MetadataValue.int(counts.input_lines - accounted),
             **{name: dg.MetadataValue.int(len(items)) for name, items in problems.items()},
         },
     )
@@ -109,8 +109,8 @@ def bad_row_ratio(
     """A warning, not a stop: a spike of bad rows wants a look, but the good events are good."""
     config = pipeline.config
     counts = read_counts(pipeline.storage(), config, context.partition_key)
-    rows = counts["good_events"] + counts["bad_rows"]
-    ratio = counts["bad_rows"] / rows if rows else 0.0
+    rows = counts.good_events + counts.bad_rows
+    ratio = counts.bad_rows / rows if rows else 0.0
     return dg.AssetCheckResult(
         passed=ratio <= config.bad_row_ratio_warning,
         severity=dg.AssetCheckSeverity.WARN,

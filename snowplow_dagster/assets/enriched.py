@@ -23,7 +23,6 @@ at 0, so the UI plots each type across batches; unstruct events by ``vendor/name
 frequent few, the rest as ``other``) are the ``unstruct_events`` table.
 """
 
-import json
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -41,6 +40,7 @@ from snowplow_dagster.constants import EMR_POOL, ENRICHED_GROUP
 from snowplow_dagster.engines.contract import StepError, StepResult
 from snowplow_dagster.engines.emr.runner import EmrClusterEnded
 from snowplow_dagster.engines.steps import counts_location, enrich_steps
+from snowplow_dagster.enrich.counts import JobCounts
 from snowplow_dagster.partitions import batches
 from snowplow_dagster.resources import SnowplowPipeline
 from snowplow_dagster.storage import Location, ObjectMissing, Storage
@@ -69,15 +69,19 @@ def output_folders(config: PipelineConfig, batch: str) -> tuple[Location, Locati
     )
 
 
-def read_counts(storage: Storage, config: PipelineConfig, batch: str) -> dict[str, Any]:
-    """The enrich job's counts for the batch (``snowplow_dagster.enrich.job.JobCounts``)."""
+def read_counts(storage: Storage, config: PipelineConfig, batch: str) -> JobCounts:
+    """The enrich job's counts for the batch, from its counts file."""
     location = Location.parse(counts_location(config, batch))
     try:
-        return json.loads(storage.read(location).data)
+        data = storage.read(location).data
     except ObjectMissing:
         raise dg.Failure(
             f"No enrich counts at {location.uri}: materialise enriched_events for batch {batch}"
         ) from None
+    try:
+        return JobCounts.from_json(data)
+    except ValueError as error:
+        raise dg.Failure(f"Unreadable enrich counts at {location.uri}: {error}") from None
 
 
 def input_base(
@@ -110,25 +114,27 @@ def _clear(storage: Storage, folder: Location) -> int:
     return len(stale)
 
 
-def _event_metadata(counts: dict[str, Any]) -> dict[str, dg.MetadataValue]:
-    """Good events by type and unstruct events by name, from the counts (``JobCounts``).
+def _event_metadata(counts: JobCounts) -> dict[str, dg.MetadataValue]:
+    """Good events by type and unstruct events by name, from the counts.
 
     A counts file written by a job that predates these counts has none: they are left out rather
     than shown as zeros the UI would plot as real.
     """
-    metadata: dict[str, dg.MetadataValue] = {
-        f"events_{kind}": dg.MetadataValue.int(events)
-        for kind, events in counts.get("event_types", {}).items()
-    }
-    if "unstruct_events" in counts:
-        metadata["unstruct_events"] = dg.MetadataValue.table(
+    if not counts.by_type:
+        return {}
+    return {
+        **{
+            f"events_{kind}": dg.MetadataValue.int(events)
+            for kind, events in counts.event_types.items()
+        },
+        "unstruct_events": dg.MetadataValue.table(
             records=[
                 dg.TableRecord({"event": name, "events": events})
-                for name, events in counts["unstruct_events"].items()
+                for name, events in counts.unstruct_events.items()
             ],
             schema=_UNSTRUCT_EVENTS_SCHEMA,
-        )
-    return metadata
+        ),
+    }
 
 
 def step_metadata(results: Sequence[StepResult]) -> dict[str, dg.MetadataValue]:
@@ -204,11 +210,11 @@ def enriched_events(
     counts = read_counts(storage, config, batch)
     return dg.MaterializeResult(
         metadata={
-            "events": dg.MetadataValue.int(counts["good_events"]),
-            "bad_rows": dg.MetadataValue.int(counts["bad_rows"]),
-            "input_lines": dg.MetadataValue.int(counts["input_lines"]),
-            "skipped_lines": dg.MetadataValue.int(counts["skipped_lines"]),
-            "lines_with_output": dg.MetadataValue.int(counts["lines_with_output"]),
+            "events": dg.MetadataValue.int(counts.good_events),
+            "bad_rows": dg.MetadataValue.int(counts.bad_rows),
+            "input_lines": dg.MetadataValue.int(counts.input_lines),
+            "skipped_lines": dg.MetadataValue.int(counts.skipped_lines),
+            "lines_with_output": dg.MetadataValue.int(counts.lines_with_output),
             **_event_metadata(counts),
             "replaced_objects": dg.MetadataValue.int(replaced),
             "duration_seconds": dg.MetadataValue.float(round(duration, 1)),

@@ -69,9 +69,9 @@ def loaded_rows(
     with warehouse.connect() as connection:
         loaded = count_loaded(connection, warehouse.target().schema, batch)
     return dg.AssetCheckResult(
-        passed=loaded == counts["good_events"],
+        passed=loaded == counts.good_events,
         metadata={
-            "good_events": dg.MetadataValue.int(counts["good_events"]),
+            "good_events": dg.MetadataValue.int(counts.good_events),
             "loaded_rows": dg.MetadataValue.int(-1 if loaded is None else loaded),
         },
         description=None if loaded is not None else f"batch {batch} is not in the load manifest",

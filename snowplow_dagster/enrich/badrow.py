@@ -16,8 +16,9 @@ import re
 import time
 from collections.abc import Iterable
 
+from snowplow_dagster.enrich.conversions import format_timestamp
+from snowplow_dagster.enrich.jackson import compact_json
 from snowplow_dagster.enrich.payload import abbreviate
-from snowplow_dagster.enrich.transform import compact_json, format_timestamp
 
 MAX_MESSAGE_LENGTH = 4096
 """Characters of a message kept (its start and its end, where messages say what was wrong), plus

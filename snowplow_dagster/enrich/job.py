@@ -40,7 +40,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import unquote
 
@@ -50,6 +50,7 @@ from pyspark import SparkConf, SparkContext, StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from snowplow_dagster.enrich.counts import EVENT_TYPES, JobCounts
 from snowplow_dagster.enrich.iglu import check_self_describing
 from snowplow_dagster.enrich.iglu_resolver import Resolver, ResolverConfigError
 from snowplow_dagster.enrich.pipeline import DEFAULT_MAX_LINE_LENGTH, Enricher
@@ -63,11 +64,6 @@ _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".lzo", ".snappy", ".zst", ".lz4", ".defl
 
 # Tags of the records one partition emits: an output line, or the partition's tally.
 _GOOD, _BAD, _TALLY = 0, 1, 2
-
-EVENT_TYPES = ("page_view", "page_ping", "struct", "unstruct", "transaction", "transaction_item")
-"""The ``event`` values a good event can have (the core gives any other, ``ad_impression``
-included, a bad row). All are in every counts file, 0 or not, so every batch reports the same
-metrics."""
 
 UNSTRUCT_EVENTS_SHOWN = 20
 """Unstruct events counted by name in the counts file; the rest are summed as ``other``. Names
@@ -133,39 +129,6 @@ class JobConfig:
     local: bool
     output_compression: str
     counts_file: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class JobCounts:
-    """What happened to the input lines and what came out; the line-conservation asset check
-    reads these, and the ``enriched_events`` asset shows them.
-
-    Every input line is skipped (a header), has output (at least one good event or bad row), or
-    was lost: ``input_lines == skipped_lines + lines_with_output`` means nothing was lost.
-    """
-
-    input_lines: int = 0
-    skipped_lines: int = 0
-    lines_with_output: int = 0
-    good_events: int = 0
-    bad_rows: int = 0
-    event_types: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_TYPES, 0))
-    """Good events by ``event``; they add up to ``good_events``."""
-    unstruct_events: dict[str, int] = field(default_factory=dict)
-    """Unstruct events by ``event_vendor/event_name``, the most frequent first, bounded by
-    ``top_counts``; they add up to ``event_types["unstruct"]``."""
-    objects: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Per input file (its path below ``--input-folder``, every file, empty ones at 0):
-    ``lines``, counted by Spark's reader in the JVM alone, and the ``input_lines``,
-    ``skipped_lines`` and ``lines_with_output`` the enrichment tallied for it. The steps copy each
-    raw object to a file of its own, so line conservation holds each object of the batch's
-    manifest to these."""
-    slowest_lines: list[dict[str, Any]] = field(default_factory=list, compare=False)
-    """The lines that took longest to enrich, slowest first: ``seconds``, ``characters`` and
-    ``line_start``. Not compared: timings differ from run to run."""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
 
 
 # --- configuration ---------------------------------------------------------------------------

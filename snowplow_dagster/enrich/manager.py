@@ -16,22 +16,20 @@ import importlib.metadata
 import os
 from typing import TYPE_CHECKING, Any
 
-from snowplow_dagster.enrich.enrichments.tsv import tsv_safe
-from snowplow_dagster.enrich.event import EnrichedEvent
-from snowplow_dagster.enrich.iglu import SchemaKey, SchemaValidator, check_self_describing
-from snowplow_dagster.enrich.payload import ProcessingError, RawEvent
-from snowplow_dagster.enrich.querystring import decode_string, parse_querystring
-from snowplow_dagster.enrich.transform import (
+from snowplow_dagster.enrich.conversions import (
     FieldError,
-    compact_json,
-    extract_timestamp,
-    first_ip,
     format_timestamp,
     is_redshift_compatible,
     java_split,
     parse_java_long,
-    transform_parameters,
 )
+from snowplow_dagster.enrich.enrichments.tsv import tsv_safe
+from snowplow_dagster.enrich.event import EnrichedEvent
+from snowplow_dagster.enrich.iglu import SchemaKey, SchemaValidator, check_self_describing
+from snowplow_dagster.enrich.jackson import compact_json
+from snowplow_dagster.enrich.payload import ProcessingError, RawEvent
+from snowplow_dagster.enrich.querystring import decode_string, parse_querystring
+from snowplow_dagster.enrich.transform import extract_timestamp, first_ip, transform_parameters
 from snowplow_dagster.enrich.uri import JavaUri, UriSyntaxError, string_to_uri
 
 if TYPE_CHECKING:

@@ -17,14 +17,15 @@ from typing import Any
 
 from snowplow_dagster.enrich.adapters import to_raw_events
 from snowplow_dagster.enrich.badrow import bad_row
+from snowplow_dagster.enrich.conversions import format_timestamp
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentRegistry
 from snowplow_dagster.enrich.iglu import SchemaValidator
 from snowplow_dagster.enrich.iglu_resolver import Resolver
 from snowplow_dagster.enrich.iglu_validation import IgluValidator
+from snowplow_dagster.enrich.jackson import allow_json_depth
 from snowplow_dagster.enrich.loaders import get_loader
 from snowplow_dagster.enrich.manager import ETL_VERSION, enrich_event
 from snowplow_dagster.enrich.payload import ProcessingError
-from snowplow_dagster.enrich.transform import allow_json_depth, format_timestamp
 
 DEFAULT_MAX_LINE_LENGTH = 4 * 1024 * 1024
 """Characters a line may have (4 Mi). Real lines are far shorter: CloudFront caps a request URL

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from snowplow_dagster.enrich import job
+from snowplow_dagster.enrich.counts import EVENT_TYPES, JobCounts
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS, FIELD_INDEX
-from snowplow_dagster.enrich.job import InputReadError, JobCounts, UsageError, run_job
+from snowplow_dagster.enrich.job import InputReadError, UsageError, run_job
 from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
@@ -105,8 +106,8 @@ def assert_event_counts(counts: JobCounts, good: list[str]) -> None:
     fields = [line.split("\t") for line in good]
     by_type = Counter(f[event] for f in fields)
     unstruct = Counter(f"{f[vendor]}/{f[name]}" for f in fields if f[event] == "unstruct")
-    assert list(counts.event_types) == list(job.EVENT_TYPES)  # every type, 0 or not
-    assert counts.event_types == {kind: by_type[kind] for kind in job.EVENT_TYPES}
+    assert list(counts.event_types) == list(EVENT_TYPES)  # every type, 0 or not
+    assert counts.event_types == {kind: by_type[kind] for kind in EVENT_TYPES}
     assert sum(counts.event_types.values()) == counts.good_events
     assert counts.unstruct_events == unstruct
     assert sum(counts.unstruct_events.values()) == counts.event_types["unstruct"]
@@ -199,7 +200,7 @@ def test_empty_input_still_writes_both_folders(spark, tmp_path, enrichments):
     counts = run_job(job_args(tmp_path, "cloudfront", enrichments), spark)
 
     assert counts == JobCounts()
-    assert json.loads(counts.to_json())["event_types"] == dict.fromkeys(job.EVENT_TYPES, 0)
+    assert json.loads(counts.to_json())["event_types"] == dict.fromkeys(EVENT_TYPES, 0)
     assert output_lines(tmp_path / "good") == output_lines(tmp_path / "bad") == []
 
 

@@ -18,6 +18,7 @@ from snowplow_dagster.assets.checks import conservation_problems
 from snowplow_dagster.engines.contract import StepConfig, StepFailed, StepResult
 from snowplow_dagster.engines.emr.runner import EmrClusterEnded
 from snowplow_dagster.engines.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS, enrich_steps
+from snowplow_dagster.enrich.counts import JobCounts
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.jobs import jobs
 from snowplow_dagster.passes import PassResult, run_pass
@@ -436,7 +437,7 @@ def totals(*files: dict[str, int]) -> dict[str, int]:
 
 def test_conservation_names_each_object_that_lost_a_line() -> None:
     a, b = per_file(7, 7, 2, 5), per_file(7, 6, 2, 4)  # b: a line read, never enriched
-    counts = {**totals(a, b), "objects": {"a.gz": a, "b.gz": b}}
+    counts = JobCounts(**totals(a, b), objects={"a.gz": a, "b.gz": b})
 
     problems = conservation_problems(counts, ["a.gz", "b.gz"])
 
@@ -446,17 +447,17 @@ def test_conservation_names_each_object_that_lost_a_line() -> None:
         "objects_losing_lines": ["b.gz (7 lines, 6 enriched, 6 accounted for)"],
         "totals": [],
     }
-    whole = {**totals(a, a), "objects": {"a.gz": a, "c.gz": a}}
+    whole = JobCounts(**totals(a, a), objects={"a.gz": a, "c.gz": a})
     assert conservation_problems(whole, ["a.gz", "b.gz", "c.gz"])["objects_not_read"] == ["b.gz"]
     assert not any(conservation_problems(whole, ["a.gz", "c.gz"]).values())
 
 
 def test_conservation_holds_the_totals_to_the_files_and_to_themselves() -> None:
     a = per_file(3, 3, 0, 3)
-    dropped = {"input_lines": 4, "skipped_lines": 0, "lines_with_output": 3, "objects": {"a": a}}
+    dropped = JobCounts(input_lines=4, skipped_lines=0, lines_with_output=3, objects={"a": a})
     assert conservation_problems(dropped, ["a"])["totals"] == [
         "input_lines 4 but 3 over the files",
         "input_lines 4 but 3 skipped or with output",
     ]
-    no_files = {**totals(a), "objects": {}}
+    no_files = JobCounts(**totals(a), objects={})
     assert conservation_problems(no_files, ["a"])["objects_not_read"] == ["a"]

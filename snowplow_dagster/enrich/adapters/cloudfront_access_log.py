@@ -11,10 +11,11 @@ import dataclasses
 import re
 
 from snowplow_dagster.enrich.adapters.snowplow import UNSTRUCT_EVENT_SCHEMA
+from snowplow_dagster.enrich.conversions import parse_java_integer
+from snowplow_dagster.enrich.jackson import compact_json
 from snowplow_dagster.enrich.loaders.common import parse_timestamp_ms
 from snowplow_dagster.enrich.payload import CollectorPayload, ProcessingError, RawEvent
 from snowplow_dagster.enrich.querystring import decode_string, single_encode_pcts
-from snowplow_dagster.enrich.transform import compact_json, parse_java_integer
 
 TRACKER_VERSION = "com.amazon.aws.cloudfront/wd_access_log"
 

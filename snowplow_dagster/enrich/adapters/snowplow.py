@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from snowplow_dagster.enrich.iglu import check_self_describing
+from snowplow_dagster.enrich.jackson import compact_json, json_depth_error
 from snowplow_dagster.enrich.payload import CollectorPayload, ProcessingError, RawEvent
 from snowplow_dagster.enrich.querystring import decode_base64url, encode_base64url
-from snowplow_dagster.enrich.transform import compact_json, json_depth_error
 
 _JSON_CONTENT_TYPES = (
     "application/json",

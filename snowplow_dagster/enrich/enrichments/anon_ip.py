@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from snowplow_dagster.enrich.conversions import java_split
 from snowplow_dagster.enrich.enrichments.config import reject_unknown_keys, require_int
-from snowplow_dagster.enrich.transform import java_split
 
 _MASK = "x"
 

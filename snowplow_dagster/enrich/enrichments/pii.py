@@ -36,7 +36,7 @@ from snowplow_dagster.enrich.enrichments.config import (
 )
 from snowplow_dagster.enrich.event import EnrichedEvent
 from snowplow_dagster.enrich.iglu import parse_schema_uri
-from snowplow_dagster.enrich.transform import compact_json
+from snowplow_dagster.enrich.jackson import compact_json
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import re
 
+from snowplow_dagster.enrich.conversions import java_split
+from snowplow_dagster.enrich.jackson import json_depth_error
 from snowplow_dagster.enrich.payload import CollectorApi, CollectorPayload, ProcessingError
-from snowplow_dagster.enrich.transform import java_split, json_depth_error
 
 _NEWLINE = re.compile("\r?\n")
 _JSON_WHITESPACE = re.compile("[ \t\n\r]*")
