@@ -35,8 +35,8 @@ import psutil
 import pyspark
 from machine import describe, load_average  # bench/ is this script's folder
 
+from snowplow_dagster.enrich.enricher import Enricher
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
-from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 

@@ -12,9 +12,9 @@ import maxminddb
 import pytest
 
 from snowplow_dagster.enrich.adapters import to_raw_events
+from snowplow_dagster.enrich.enricher import Enricher
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.loaders import get_loader
-from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.enrich.querystring import decode_base64url
 from snowplow_dagster.generator import (
     CLOUDFRONT_HEADERS,

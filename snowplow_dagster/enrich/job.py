@@ -51,9 +51,9 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from snowplow_dagster.enrich.counts import EVENT_TYPES, JobCounts
+from snowplow_dagster.enrich.enricher import DEFAULT_MAX_LINE_LENGTH, Enricher
 from snowplow_dagster.enrich.iglu import check_self_describing
 from snowplow_dagster.enrich.iglu_resolver import Resolver, ResolverConfigError
-from snowplow_dagster.enrich.pipeline import DEFAULT_MAX_LINE_LENGTH, Enricher
 
 APP_NAME = "snowplow-enrich"
 _TAGGED_SCHEMA = "tag int, value string"

@@ -34,7 +34,7 @@ _ENRICH_FROM_THE_ZIP = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
-from snowplow_dagster.enrich.pipeline import Enricher
+from snowplow_dagster.enrich.enricher import Enricher
 import maxminddb, ua_parser
 
 enrichments = load_enrichments_directory(__import__("pathlib").Path(sys.argv[2]))

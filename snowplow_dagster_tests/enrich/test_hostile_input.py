@@ -21,6 +21,7 @@ from urllib.parse import quote
 import pytest
 
 from snowplow_dagster.enrich.badrow import MAX_MESSAGE_LENGTH
+from snowplow_dagster.enrich.enricher import DEFAULT_MAX_LINE_LENGTH, Enricher, LineResult
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.fields import FIELD_INDEX
 from snowplow_dagster.enrich.jackson import MAX_JSON_DEPTH
@@ -32,7 +33,6 @@ from snowplow_dagster.enrich.job import (
     parse_args,
     run_job,
 )
-from snowplow_dagster.enrich.pipeline import DEFAULT_MAX_LINE_LENGTH, Enricher, LineResult
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 from snowplow_dagster_tests.enrich.test_job import ETL_TIMESTAMP_MS, job_args, output_lines
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import boto3
 import pytest
 
+from snowplow_dagster.enrich.enricher import Enricher
 from snowplow_dagster.enrich.enrichments.registry import ENRICHMENTS_SCHEMA
 from snowplow_dagster.enrich.iglu import parse_schema_uri
 from snowplow_dagster.enrich.iglu_resolver import Resolver, ResolverConfigError
 from snowplow_dagster.enrich.iglu_validation import IgluValidator
-from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster_tests.enrich.test_pipeline import PAGE_VIEW_LINE
 from snowplow_dagster_tests.fixtures.iglu import VENDORED
 

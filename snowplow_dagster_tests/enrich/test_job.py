@@ -21,10 +21,10 @@ import pytest
 
 from snowplow_dagster.enrich import job
 from snowplow_dagster.enrich.counts import EVENT_TYPES, JobCounts
+from snowplow_dagster.enrich.enricher import Enricher
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS, FIELD_INDEX
 from snowplow_dagster.enrich.job import InputReadError, UsageError, run_job
-from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import write_log_files
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 

@@ -10,8 +10,8 @@ import json
 import pytest
 from snowplow_analytics_sdk.event_transformer import transform
 
+from snowplow_dagster.enrich.enricher import Enricher
 from snowplow_dagster.enrich.enrichments.registry import load_enrichments_directory
-from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator import generate_records
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS, SAMPLE_RESOLVER
 

@@ -14,11 +14,11 @@ from functools import cache
 
 from snowplow_dagster.engines.contract import StepConfig, StepResult
 from snowplow_dagster.engines.steps import ENRICH, ENRICHED_TO_S3, RAW_TO_HDFS
+from snowplow_dagster.enrich.enricher import Enricher
 from snowplow_dagster.enrich.enrichments.registry import (
     EnrichmentRegistry,
     load_enrichments_directory,
 )
-from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.generator.lines import generate_lines
 from snowplow_dagster.samples import SAMPLE_ENRICHMENTS
 from snowplow_dagster.storage import Location, Storage, storage_for

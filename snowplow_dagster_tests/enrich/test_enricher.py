@@ -5,11 +5,11 @@ import re
 
 import pytest
 
-import snowplow_dagster.enrich.pipeline as pipeline_module
+import snowplow_dagster.enrich.enricher as pipeline_module
+from snowplow_dagster.enrich.enricher import Enricher
 from snowplow_dagster.enrich.enrichments.registry import EnrichmentRegistry
 from snowplow_dagster.enrich.fields import ENRICHED_EVENT_FIELDS
 from snowplow_dagster.enrich.manager import ETL_VERSION
-from snowplow_dagster.enrich.pipeline import Enricher
 from snowplow_dagster.samples import SAMPLE_MAXMIND
 
 MAXMIND = SAMPLE_MAXMIND.as_uri()
