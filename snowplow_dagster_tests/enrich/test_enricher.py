@@ -342,6 +342,6 @@ def test_an_unexpected_exception_becomes_the_lines_only_bad_row(monkeypatch):
     # One line naming the exception and where it was raised, not a traceback.
     assert re.fullmatch(
         r"Unexpected error processing events: KeyError: 'boom' "
-        r"\(at test_pipeline\.py:\d+ in explode\)",
+        r"\(at test_enricher\.py:\d+ in explode\)",
         error["message"],
     )

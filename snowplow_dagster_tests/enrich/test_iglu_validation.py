@@ -21,7 +21,7 @@ from snowplow_dagster.enrich.enrichments.registry import ENRICHMENTS_SCHEMA
 from snowplow_dagster.enrich.iglu import parse_schema_uri
 from snowplow_dagster.enrich.iglu_resolver import Resolver, ResolverConfigError
 from snowplow_dagster.enrich.iglu_validation import IgluValidator
-from snowplow_dagster_tests.enrich.test_pipeline import PAGE_VIEW_LINE
+from snowplow_dagster_tests.enrich.test_enricher import PAGE_VIEW_LINE
 from snowplow_dagster_tests.fixtures.iglu import VENDORED
 
 TESTS = Path(__file__).resolve().parents[1]
