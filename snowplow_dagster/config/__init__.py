@@ -36,6 +36,8 @@ Our extension section, all keys optional (defaults in ``SnowplowDagsterSettings`
       max_bytes_per_batch: 10GiB    # bytes, or a size such as 512MiB / 10GB
       bad_row_ratio_warning: 0.05   # bad rows / (good + bad) above this fails the asset check
       max_line_length: 4194304      # characters; a longer raw line is a bad row, never parsed
+      validate_derived_contexts: false  # also validate ua_parser's derived context (a bad row
+                                    #   when it fails its schema); ours, so trusted by default
       local_spark:
         master: local[*]
         driver_memory: 2g

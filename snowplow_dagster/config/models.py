@@ -326,6 +326,9 @@ class SnowplowDagsterSettings(_Strict):
     max_line_length: int | None = Field(default=None, ge=1)
     """Characters a raw line may have before it becomes a bad row unparsed (the job's
     ``--max-line-length``); None leaves the job's default, far above real traffic."""
+    validate_derived_contexts: bool = False
+    """Validate the enrichments' derived contexts (ua_parser's) against their Iglu schemas too
+    (the job's ``--validate-derived-contexts``); we produce them, so they are trusted by default."""
     local_spark: LocalSparkSettings = Field(default_factory=LocalSparkSettings)
     emr: EmrEngineSettings = Field(default_factory=EmrEngineSettings)
 

@@ -92,6 +92,7 @@ def spark_enrich_step(
     etl_tstamp_ms: int,
     counts_file: str | None = None,
     max_line_length: int | None = None,
+    validate_derived_contexts: bool = False,
     action_on_failure: ActionOnFailure = "CANCEL_AND_WAIT",
 ) -> StepConfig:
     """``spark-submit`` of the enrichment application in YARN cluster mode, Spark Enrich's args.
@@ -127,6 +128,8 @@ def spark_enrich_step(
         args += ["--counts-file", counts_file]
     if max_line_length is not None:
         args += ["--max-line-length", str(max_line_length)]
+    if validate_derived_contexts:
+        args.append("--validate-derived-contexts")
     return _step(name, args, action_on_failure)
 
 
@@ -227,6 +230,7 @@ def enrich_steps(
             etl_tstamp_ms=etl_tstamp_ms,
             counts_file=counts_location(config, batch_id),
             max_line_length=config.file.snowplow_dagster.max_line_length,
+            validate_derived_contexts=config.file.snowplow_dagster.validate_derived_contexts,
             action_on_failure=action_on_failure,
         ),
         copy(

@@ -24,7 +24,7 @@ from snowplow_dagster.enrich.iglu_resolver import Resolver
 from snowplow_dagster.enrich.iglu_validation import IgluValidator
 from snowplow_dagster.enrich.jackson import allow_json_depth
 from snowplow_dagster.enrich.loaders import get_loader
-from snowplow_dagster.enrich.manager import ETL_VERSION, enrich_event
+from snowplow_dagster.enrich.manager import ETL_VERSION, DerivedContextValidator, enrich_event
 from snowplow_dagster.enrich.payload import ProcessingError
 
 DEFAULT_MAX_LINE_LENGTH = 4 * 1024 * 1024
@@ -54,15 +54,27 @@ class Enricher:
         etl_tstamp_ms: int,
         validator: SchemaValidator | None = None,
         max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+        validate_derived_contexts: bool = False,
     ) -> None:
-        """ValueError for an unknown ``input_format`` or a line limit below 1: before any line
-        is read."""
+        """ValueError for an unknown ``input_format``, a line limit below 1, or derived contexts
+        to validate without a validator: before any line is read.
+
+        Derived contexts (ua_parser's) are ours and valid by construction, so validating them is
+        an option, off by default: it guards against a schema the user's registry changed.
+        """
         if max_line_length < 1:
             raise ValueError(f"The maximum line length must be at least 1, got {max_line_length}")
+        if validate_derived_contexts and validator is None:
+            raise ValueError("Validating derived contexts needs an Iglu resolver config")
         self._load = get_loader(input_format)
         self._registry = registry
         self._etl_tstamp = format_timestamp(etl_tstamp_ms)
         self._validator = validator
+        self._derived_validator = (
+            DerivedContextValidator(validator)
+            if validate_derived_contexts and validator is not None
+            else None
+        )
         self._max_line_length = max_line_length
         allow_json_depth()
 
@@ -75,6 +87,7 @@ class Enricher:
         iglu_config: dict[str, Any] | None = None,
         *,
         max_line_length: int = DEFAULT_MAX_LINE_LENGTH,
+        validate_derived_contexts: bool = False,
     ) -> Enricher:
         """From Spark Enrich's enrichments wrapper JSON (as text or parsed) and resolver JSON;
         without a resolver, contexts and unstruct events are checked as envelopes only."""
@@ -82,7 +95,14 @@ class Enricher:
         if iglu_config is not None:
             validator = IgluValidator(Resolver.from_config(iglu_config))
         registry = EnrichmentRegistry.from_json(enrichments)
-        return cls(input_format, registry, etl_tstamp_ms, validator, max_line_length)
+        return cls(
+            input_format,
+            registry,
+            etl_tstamp_ms,
+            validator,
+            max_line_length,
+            validate_derived_contexts,
+        )
 
     def process_line(self, line: str) -> LineResult:
         if len(line) > self._max_line_length:
@@ -111,7 +131,12 @@ class Enricher:
         for raw in raw_events:
             try:
                 event = enrich_event(
-                    raw, self._registry, self._etl_tstamp, ETL_VERSION, self._validator
+                    raw,
+                    self._registry,
+                    self._etl_tstamp,
+                    ETL_VERSION,
+                    self._validator,
+                    self._derived_validator,
                 )
             except ProcessingError as error:
                 bad.append(bad_row(line, error.messages))

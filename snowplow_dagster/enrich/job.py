@@ -104,6 +104,7 @@ class EnricherSpec:
     """The resolver JSON: each worker builds its own resolver, so schemas are fetched and
     compiled once per worker process."""
     max_line_length: int = DEFAULT_MAX_LINE_LENGTH
+    validate_derived_contexts: bool = False
 
     def build(self) -> Enricher:
         iglu = None if self.iglu_config_json is None else json.loads(self.iglu_config_json)
@@ -113,6 +114,7 @@ class EnricherSpec:
             self.etl_timestamp_ms,
             iglu,
             max_line_length=self.max_line_length,
+            validate_derived_contexts=self.validate_derived_contexts,
         )
 
 
@@ -161,6 +163,11 @@ def _argument_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_LINE_LENGTH,
         help="characters; a longer line is a bad row without being enriched",
     )
+    parser.add_argument(
+        "--validate-derived-contexts",
+        action="store_true",
+        help="validate the enrichments' derived contexts too (needs --iglu-config)",
+    )
     return parser
 
 
@@ -182,6 +189,8 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
         )
     if args.max_line_length < 1:
         raise UsageError(f"--max-line-length must be at least 1: {args.max_line_length}")
+    if args.validate_derived_contexts and args.iglu_config is None:
+        raise UsageError("--validate-derived-contexts needs --iglu-config")
     enrichments = decode_base64_json(args.enrichments, "enrichments")
     iglu_config = None
     if args.iglu_config is not None:
@@ -203,6 +212,7 @@ def parse_args(argv: Sequence[str]) -> JobConfig:
             etl_timestamp_ms=args.etl_timestamp,
             iglu_config_json=None if iglu_config is None else json.dumps(iglu_config),
             max_line_length=args.max_line_length,
+            validate_derived_contexts=args.validate_derived_contexts,
         ),
         iglu_config=iglu_config,
         local=args.local,

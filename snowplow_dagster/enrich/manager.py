@@ -62,12 +62,15 @@ def enrich_event(
     etl_tstamp: str,
     etl_version: str,
     validator: SchemaValidator | None = None,
+    derived_validator: DerivedContextValidator | None = None,
 ) -> EnrichedEvent:
     """The enriched event, or ``ProcessingError`` carrying every message of every failed step.
 
     ``etl_tstamp`` is already formatted (``format_timestamp``): it is the same for a whole job.
     ``validator`` checks each context's and the unstruct event's data against its Iglu schema;
-    without one only the self-describing envelopes are checked.
+    without one only the self-describing envelopes are checked. ``derived_validator`` checks the
+    derived contexts the enrichments add; without one (the default) they are trusted, as we
+    produce them.
     """
     payload = raw.payload
     parameters = raw.parameters
@@ -127,7 +130,10 @@ def enrich_event(
     )
     schema_error = _set_event_schema(event, unstruct_key)
 
+    derived_errors: list[str] = []
     if ua_context is not None:
+        if derived_validator is not None:
+            derived_errors = derived_validator.check(ua_context)
         columns["derived_contexts"] = _derived_contexts(ua_context)
 
     pii_errors = _call(registry.pii, "enrich", event)
@@ -144,6 +150,7 @@ def enrich_event(
         *contexts_errors,
         *unstruct_errors,
         *_present(schema_error),
+        *derived_errors,
         *pii_errors,
     ]
     if errors:
@@ -226,6 +233,29 @@ def _derived_contexts(ua_context: dict[str, Any]) -> str:
     text = compact_json({"schema": DERIVED_CONTEXTS_SCHEMA, "data": [ua_context]})
     _remember(_DERIVED_CONTEXTS, id(ua_context), (ua_context, text))
     return text
+
+
+class DerivedContextValidator:
+    """Validates derived contexts against their Iglu schemas, cheaply.
+
+    Enrichments hand out cached contexts (ua_parser one dict per user agent), so a context that
+    passed is remembered by identity (kept alive here, so the id stays its) and not validated
+    again. A failure is not remembered: it may be a repository that was briefly unreachable, and
+    every event carrying the context is checked, and becomes a bad row, on its own.
+    """
+
+    def __init__(self, validator: SchemaValidator) -> None:
+        self._validator = validator
+        self._valid: dict[int, dict[str, Any]] = {}
+
+    def check(self, context: dict[str, Any]) -> list[str]:
+        """The context's error messages, as a failing ``cx`` context's; none when it is valid."""
+        if self._valid.get(id(context)) is context:
+            return []
+        _, errors = check_self_describing(context, validator=self._validator)
+        if not errors:
+            _remember(self._valid, id(context), context)
+        return errors
 
 
 def _set_derived_tstamp(

@@ -210,6 +210,26 @@ def test_max_line_length_reaches_the_job_only_when_set() -> None:
     )
 
 
+def test_validate_derived_contexts_reaches_the_job_only_when_set() -> None:
+    """``snowplow_dagster.validate_derived_contexts: true`` becomes the job's
+    ``--validate-derived-contexts``; unset or false, the job trusts its derived contexts."""
+    text = (SAMPLES / "config.emr.yml").read_text()
+    assert "snowplow_dagster:\n" in text
+
+    def enrich_args(setting: str) -> list[str]:
+        config = load_config_text(
+            text.replace("snowplow_dagster:\n", f"snowplow_dagster:\n{setting}"), env=ENV
+        )
+        return args(steps_for(config))[1]
+
+    on = enrich_args("  validate_derived_contexts: true\n")
+    assert on.count("--validate-derived-contexts") == 1
+    assert "--validate-derived-contexts" not in enrich_args("  validate_derived_contexts: false\n")
+    assert "--validate-derived-contexts" not in enrich_args("")
+    # The rest of the step is unchanged.
+    assert [a for a in on if a != "--validate-derived-contexts"] == enrich_args("")
+
+
 def test_stream_mode_has_no_enrich_steps(tmp_path: Path) -> None:
     config = load_config(
         SAMPLES / "stream_config.yml", env={"SNOWPLOW_DAGSTER_HOME": str(tmp_path)}
