@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,11 +20,12 @@ from snowplow_dagster.engines.emr.request import (
     with_action_on_failure,
 )
 from snowplow_dagster_tests.engines.emr_support import ENV, edit, sample_data, steps, steps_back
+from snowplow_dagster_tests.test_config import DATA
 
 BATCH = "2024-05-01-10-20-30"
 RUN = "4f1c6a0e-8d3b-4f7e-9a39-0d2f2f9b7c11"
 STEPS = steps("[enrich] s3-dist-cp: Raw S3 -> Raw HDFS", "[enrich] spark: Enrich Raw Events")
-UPSTREAM_SAMPLE = Path(__file__).parents[1] / "data" / "config" / "emretlrunner_sample.yml"
+UPSTREAM_SAMPLE = DATA / "emretlrunner_sample.yml"
 # A VPC user's values over each ADD HERE of EmrEtlRunner's own config.yml.sample, in file order.
 UPSTREAM_FILL = [
     "eu-west-1",
