@@ -97,7 +97,11 @@ def time_ours(server: PostgresServer, database: str, good: Path) -> float:
 
 
 def time_psql(server: PostgresServer, database: str, good: Path) -> float:
-    script = "\n".join(_COPY.format(path=path) for path in sorted(good.glob("part-*")))
+    # One \copy per line of a script file: psql -c takes a single backslash command.
+    script = good.parent / "copy.psql"
+    script.write_text(
+        "".join(_COPY.format(path=path) + "\n" for path in sorted(good.glob("part-*")))
+    )
     env = {**os.environ, "PGPASSWORD": server.password}
     command = [
         str(server.bin_dir / "psql"),
@@ -114,8 +118,8 @@ def time_psql(server: PostgresServer, database: str, good: Path) -> float:
         server.user,
         "-d",
         database,
-        "-c",
-        script,
+        "-f",
+        str(script),
     ]
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True)
