@@ -94,6 +94,20 @@ def stage_generated_logs(backend: Backend, tmp_path: Path, collector_format: str
     return lines
 
 
+def sample_steps(config: PipelineConfig) -> list[StepConfig]:
+    """The batch's EmrEtlRunner step list with the bundled enrichments and resolver."""
+    return enrich_steps(
+        config,
+        batch_id=BATCH,
+        input_folder=f"{config.locations.raw_processing}{RUN}",
+        enrichments_b64=encode(load_enrichments_directory(SAMPLE_ENRICHMENTS)),
+        resolver_b64=encode(load_resolver(SAMPLE_RESOLVER)),
+        etl_tstamp_ms=1_700_000_000_000,
+        app_uri="s3://assets/snowplow-dagster/job.py",
+        py_files_uri="s3://assets/snowplow-dagster/deps.zip",
+    )
+
+
 @pytest.mark.spark
 @pytest.mark.parametrize(
     ("backend", "collector_format"),
@@ -110,16 +124,7 @@ def test_a_batch_is_enriched_end_to_end_by_its_emr_steps(
 ) -> None:
     input_lines = stage_generated_logs(backend, tmp_path, collector_format)
     config = pipeline_config(backend.root, collector_format)
-    steps = enrich_steps(
-        config,
-        batch_id=BATCH,
-        input_folder=f"{config.locations.raw_processing}{RUN}",
-        enrichments_b64=encode(load_enrichments_directory(SAMPLE_ENRICHMENTS)),
-        resolver_b64=encode(load_resolver(SAMPLE_RESOLVER)),
-        etl_tstamp_ms=1_700_000_000_000,
-        app_uri="s3://assets/snowplow-dagster/job.py",
-        py_files_uri="s3://assets/snowplow-dagster/deps.zip",
-    )
+    steps = sample_steps(config)
 
     log = logging.getLogger(f"test-local-engine.{collector_format}")
     log.setLevel(logging.DEBUG)
@@ -373,16 +378,7 @@ def test_files_of_one_hour_without_a_final_newline_keep_every_event(
 ) -> None:
     names, lines = stage_same_hour_files(backend, tmp_path)
     config = pipeline_config(backend.root, "cloudfront")
-    steps = enrich_steps(
-        config,
-        batch_id=BATCH,
-        input_folder=f"{config.locations.raw_processing}{RUN}",
-        enrichments_b64=encode(load_enrichments_directory(SAMPLE_ENRICHMENTS)),
-        resolver_b64=encode(load_resolver(SAMPLE_RESOLVER)),
-        etl_tstamp_ms=1_700_000_000_000,
-        app_uri="s3://assets/snowplow-dagster/job.py",
-        py_files_uri="s3://assets/snowplow-dagster/deps.zip",
-    )
+    steps = sample_steps(config)
 
     engine.run_steps(steps, log=LOG)
 
