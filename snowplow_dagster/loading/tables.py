@@ -9,6 +9,11 @@ Contexts, derived contexts and unstruct events go to ``<vendor>_<name>_<major>``
 shredded table names, e.g. ``com_snowplowanalytics_snowplow_web_page_1``): ``root_id`` and
 ``root_tstamp`` join them to ``events`` (``event_id``, ``collector_tstamp``); ``etl_tstamp`` is the
 batch's, so a reload deletes exactly that batch's rows.
+
+``etl_tstamp`` is indexed with BRIN, not a B-tree: rows arrive a batch at a time, so a batch's
+rows sit in a run of pages, and a block-range index finds them (for a reload's delete, for the
+loaded-rows check) at a sliver of a B-tree's size and upkeep: a B-tree holds an entry per row for a
+column with one value per batch, and keeping it up was a fifth of the context tables' load time.
 """
 
 from __future__ import annotations
@@ -171,7 +176,7 @@ def create_events(schema: str) -> sql.Composed:
     )
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {table} ({columns}); "
-        "CREATE INDEX IF NOT EXISTS events_etl_tstamp ON {table} (etl_tstamp)"
+        "CREATE INDEX IF NOT EXISTS events_etl_tstamp ON {table} USING brin (etl_tstamp)"
     ).format(table=sql.Identifier(schema, EVENTS_TABLE), columns=columns)
 
 
@@ -189,5 +194,5 @@ def create_shredded(schema: str, table: str) -> sql.Composed:
         "CREATE TABLE IF NOT EXISTS {table} ("
         "root_id char(36) NOT NULL, root_tstamp timestamp NOT NULL, etl_tstamp timestamp, "
         "schema_version varchar(128) NOT NULL, payload jsonb NOT NULL); "
-        "CREATE INDEX IF NOT EXISTS {index} ON {table} (etl_tstamp)"
+        "CREATE INDEX IF NOT EXISTS {index} ON {table} USING brin (etl_tstamp)"
     ).format(table=sql.Identifier(schema, table), index=sql.Identifier(f"{table[:50]}_etl"))

@@ -229,3 +229,70 @@ def test_context_tables_are_named_as_snowplow_s_shredder_names_them(
     uri: str, table: str, version: str
 ) -> None:
     assert shredded_table(uri) == (table, version)
+
+
+def test_lines_split_across_reads_crlf_and_blank_lines_all_load(
+    postgres_database: PostgresDatabase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads of a few hundred bytes cut every line somewhere; Windows line ends, blank lines and
+    a missing final newline are what a hand-made file may have."""
+    monkeypatch.setattr("snowplow_dagster.loading.postgres.BLOCK_BYTES", 300)
+    lines = enriched_lines(40, seed=8, etl_tstamp_ms=ETL_MS)
+    good = Location.parse(f"{tmp_path}/good/")
+    storage = LocalStorage()
+    text = "\r\n".join(lines[:20]) + "\r\n\r\n\n" + "\n".join(lines[20:])  # no final newline
+    storage.write(good.join("part-00000"), text.encode())
+    storage.write(good.join("_SUCCESS"), b"")
+    with postgres_database.connect() as connection:
+        report = load_batch(connection, "atomic", BATCH, storage, good)
+    assert report.events == 40
+    ids = {line.split("\t")[_EVENT_ID] for line in lines}
+    with postgres_database.connect() as connection:
+        loaded = {row[0] for row in connection.execute("SELECT event_id FROM atomic.events")}
+        page_views = connection.execute(
+            "SELECT count(*) FROM atomic.com_snowplowanalytics_snowplow_ua_parser_context_1"
+        ).fetchone()
+    assert loaded == ids
+    assert page_views == (40,)  # every event has its derived ua_parser context
+
+
+def _with_context(line: str, data_json: str, collector_tstamp: str | None = None) -> str:
+    fields = line.split("\t")
+    fields[ENRICHED_EVENT_FIELDS.index("contexts")] = (
+        '{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":['
+        '{"schema":"iglu:com.acme/big/jsonschema/1-0-0","data":' + data_json + "}]}"
+    )
+    if collector_tstamp is not None:
+        fields[ENRICHED_EVENT_FIELDS.index("collector_tstamp")] = collector_tstamp
+    return "\t".join(fields)
+
+
+def test_context_values_reach_jsonb_exactly_and_a_zone_is_ignored_as_postgres_does(
+    postgres_database: PostgresDatabase, tmp_path: Path
+) -> None:
+    """An integer beyond 64 bits (which orjson refuses) still loads, digit for digit; a
+    collector_tstamp with a zone joins its event as PostgreSQL's ``timestamp`` reads it."""
+    line = enriched_lines(1, seed=9, etl_tstamp_ms=ETL_MS)[0]
+    event = _with_context(
+        line, '{"n":123456789012345678901234567890,"s":"é\\u00e9\\t"}', "2026-11-21 10:00:01.5Z"
+    )
+    good = good_folder(tmp_path, BATCH, [event])
+    with postgres_database.connect() as connection:
+        load_batch(connection, "atomic", BATCH, LocalStorage(), good)
+    row = scalar(
+        postgres_database,
+        "SELECT c.payload FROM atomic.com_acme_big_1 c JOIN atomic.events e "
+        "ON c.root_id = e.event_id AND c.root_tstamp = e.collector_tstamp",
+    )
+    assert row == {"n": 123456789012345678901234567890, "s": "éé\t"}
+
+
+def test_a_context_postgres_cannot_store_fails_naming_file_and_line(
+    postgres_database: PostgresDatabase, tmp_path: Path
+) -> None:
+    lines = enriched_lines(3, seed=10, etl_tstamp_ms=ETL_MS)
+    good = good_folder(tmp_path, BATCH, [lines[0], _with_context(lines[1], '{"x":NaN}'), lines[2]])
+    with postgres_database.connect() as connection, pytest.raises(LoadError) as failed:
+        load_batch(connection, "atomic", BATCH, LocalStorage(), good)
+    assert "part-00000.gz, line 2: unreadable context: NaN is not JSON" in str(failed.value)
+    assert tables(postgres_database) == set()
