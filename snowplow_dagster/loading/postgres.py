@@ -16,12 +16,12 @@ Any failure (a storage error mid-file, a malformed line, a value PostgreSQL refu
 whole transaction back: readers never see part of a batch, and the next attempt starts clean.
 
 Speed: PostgreSQL's backend runs one COPY at a time per connection, so the load's floor is the
-server's time for the events plus its time for the context rows; everything this process does
-(reading, splitting, shredding) runs while the server is busy with the events. Two choices keep
-the context part small: the rows are sent in COPY's binary format (the server then parses no
-timestamps and scans no CSV for quotes: a third less of its time than text), and the JSON is read
-and written with ``orjson`` (about three times the standard library's speed, so the shredding
-keeps up with the server). ``bench/load_bench.py`` measures the whole against ``psql \\copy``.
+server's time for the events plus its time for the context rows. What this process does (reading,
+splitting, shredding) runs while the server is busy with the events, though on a small machine
+it competes with the server for CPU. So both are kept small: the context rows are sent in COPY's
+binary format (the server then parses no timestamps and scans no CSV for quotes: a third less of
+its time than text), and the JSON is read and written with ``orjson`` (about three times the
+standard library's speed). ``bench/load_bench.py`` measures the whole against ``psql \\copy``.
 """
 
 from __future__ import annotations
