@@ -321,18 +321,27 @@ class _Spools:
 def _shred(head: list[bytes], spools: _Spools, location: Location, number: int) -> None:
     """Write each self-describing entity of the event to its table's spool file. ``head`` is the
     line split up to the unstruct event, the rest of the line as its last item."""
+    derived = head[-1].rsplit(b"\t", _WIDTH - _DERIVED)[1]
+    texts = [
+        (text, single)
+        for text, single in ((head[_CONTEXTS], False), (derived, False), (head[_UNSTRUCT], True))
+        if text
+    ]
+    if not texts:
+        return
     try:
-        derived = head[-1].rsplit(b"\t", _WIDTH - _DERIVED)[1]
-        root: tuple[str, dt.datetime, dt.datetime | None] | None = None
-        for text, single in ((head[_CONTEXTS], False), (derived, False), (head[_UNSTRUCT], True)):
-            if not text:
-                continue
-            if root is None:
-                root = (
-                    head[_EVENT_ID].decode(),
-                    _timestamp(head[_COLLECTOR]),
-                    _batch_timestamp(head[_ETL]),
-                )
+        root = (
+            head[_EVENT_ID].decode(),
+            _timestamp(head[_COLLECTOR]),
+            _batch_timestamp(head[_ETL]),
+        )
+    except ValueError as error:
+        raise LoadError(
+            f"{location.uri}, line {number}: unreadable event_id, collector_tstamp or "
+            f"etl_tstamp: {error}"
+        ) from None
+    try:
+        for text, single in texts:
             document, dumps = _json(text)
             data = document["data"]
             for entity in (data,) if single else data:

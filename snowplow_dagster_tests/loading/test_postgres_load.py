@@ -296,3 +296,19 @@ def test_a_context_postgres_cannot_store_fails_naming_file_and_line(
         load_batch(connection, "atomic", BATCH, LocalStorage(), good)
     assert "part-00000.gz, line 2: unreadable context: NaN is not JSON" in str(failed.value)
     assert tables(postgres_database) == set()
+
+
+def test_an_unreadable_collector_tstamp_fails_naming_the_field_file_and_line(
+    postgres_database: PostgresDatabase, tmp_path: Path
+) -> None:
+    lines = enriched_lines(3, seed=11, etl_tstamp_ms=ETL_MS)
+    fields = lines[1].split("\t")
+    fields[ENRICHED_EVENT_FIELDS.index("collector_tstamp")] = "yesterday"
+    good = good_folder(tmp_path, BATCH, [lines[0], "\t".join(fields), lines[2]])
+    with postgres_database.connect() as connection, pytest.raises(LoadError) as failed:
+        load_batch(connection, "atomic", BATCH, LocalStorage(), good)
+    assert "part-00000.gz, line 2: unreadable event_id, collector_tstamp or etl_tstamp" in str(
+        failed.value
+    )
+    assert "'yesterday'" in str(failed.value)
+    assert tables(postgres_database) == set()
