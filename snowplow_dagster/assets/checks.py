@@ -125,7 +125,7 @@ def sample_lines(storage: Storage, folder: Location, limit: int = SAMPLE_LINES) 
     """Up to ``limit`` lines of the folder's smallest data file, decompressed only that far."""
     files = [
         info
-        for info in storage.list(folder)
+        for info in storage.list(folder, etags=False)
         if not info.key.rpartition("/")[2].startswith(("_", "."))
     ]
     if not files:

@@ -94,7 +94,7 @@ def input_base(
         raise dg.Failure(f"Batch {batch} is not staged: materialise staged_logs first")
     base = settings.archive if state is BatchState.ARCHIVED else settings.processing
     folder = run_folder(base, batch)
-    found = {info.key: info.size for info in storage.list(folder)}
+    found = {info.key: info.size for info in storage.list(folder, etags=False)}
     manifest = store.load(batch)
     missing = [e.path for e in manifest.entries if found.get(folder.join(e.path).key) != e.size]
     if missing:
@@ -109,7 +109,7 @@ def input_base(
 
 
 def _clear(storage: Storage, folder: Location) -> int:
-    stale = [(folder.object(info.key), None) for info in storage.list(folder)]
+    stale = [(folder.object(info.key), None) for info in storage.list(folder, etags=False)]
     storage.delete_many(stale)
     return len(stale)
 

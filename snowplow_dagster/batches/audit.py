@@ -25,7 +25,7 @@ def archive_problems(
     archived_folder = run_folder(archive, batch)
     processing_folder = run_folder(processing, batch)
     archived = {info.key: info for info in storage.list(archived_folder)}
-    processing_keys = {info.key for info in storage.list(processing_folder)}
+    processing_keys = {info.key for info in storage.list(processing_folder, etags=False)}
     wanted = {archived_folder.join(entry.path).key: entry for entry in manifest.entries}
 
     missing, different, left = [], [], []

@@ -59,8 +59,13 @@ __all__ = [
 
 
 class Storage(Protocol):
-    def list(self, prefix: Location) -> Iterator[ObjectInfo]:
-        """Every object whose key starts with the prefix, however many pages that takes."""
+    def list(self, prefix: Location, *, etags: bool = True) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with the prefix, however many pages that takes.
+
+        ``etags=False`` is for callers that need names and sizes only: a backend may then leave
+        ``etag`` empty (the local one would otherwise read and hash every file it lists, which for
+        a batch's enriched output is most of the time a listing takes). An empty ETag matches no
+        object's, so one used by mistake fails a verification rather than passing it."""
         ...
 
     def list_children(self, folder: Location) -> tuple[list[ObjectInfo], list[Location]]:

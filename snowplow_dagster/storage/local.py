@@ -39,7 +39,7 @@ class LocalStorage:
     never sees half an object. Temporary files are hidden from listings.
     """
 
-    def list(self, prefix: Location) -> Iterator[ObjectInfo]:
+    def list(self, prefix: Location, *, etags: bool = True) -> Iterator[ObjectInfo]:
         base = _local_path(prefix, allow_folder=True)
         top = base if prefix.key == "" or prefix.key.endswith("/") else os.path.dirname(base)
         for root, dirs, files in os.walk(top):
@@ -48,7 +48,7 @@ class LocalStorage:
                 path = os.path.join(root, name)
                 if name.startswith(_LOCAL_TEMP) or not path[1:].startswith(prefix.key):
                     continue
-                info = _local_info(path)
+                info = _local_info(path, etag=etags)
                 if info is not None:
                     yield info
 
@@ -228,13 +228,14 @@ def _open_file(path: str, location: Location) -> BinaryIO:
     return os.fdopen(descriptor, "rb")
 
 
-def _local_info(path: str) -> ObjectInfo | None:
-    """A regular file's details; None for anything else (a link is not followed)."""
+def _local_info(path: str, *, etag: bool = True) -> ObjectInfo | None:
+    """A regular file's details, its ETag empty unless asked for; None for anything else (a link
+    is not followed)."""
     try:
         stat = os.lstat(path)
         if not stat_mode.S_ISREG(stat.st_mode):
             return None
-        return ObjectInfo(path[1:], stat.st_size, _md5_of(path), _mtime(stat))
+        return ObjectInfo(path[1:], stat.st_size, _md5_of(path) if etag else "", _mtime(stat))
     except (FileNotFoundError, NotADirectoryError, LinkNotFollowed):
         return None  # deleted or replaced while we looked: it is simply not there
 

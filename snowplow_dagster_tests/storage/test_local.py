@@ -18,3 +18,12 @@ def test_local_temporary_files_are_not_listed(tmp_path) -> None:
 def test_local_refuses_keys_that_are_not_plain_paths(tmp_path) -> None:
     with pytest.raises(ValueError, match="plain path"):
         LocalStorage().write(Location("file", "", f"{tmp_path}/a/../b"[1:]), b"x")
+
+
+def test_local_listing_without_etags_reads_no_file(tmp_path) -> None:
+    # An ETag is an MD5 of the whole file: a listing for names and sizes must not pay for it.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "part-00000").write_bytes(b"x" * 10)
+    folder = Location.parse(f"{tmp_path}/out/")
+    (info,) = LocalStorage().list(folder, etags=False)
+    assert (info.size, info.etag) == (10, "")

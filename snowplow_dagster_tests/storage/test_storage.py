@@ -56,6 +56,17 @@ def test_listing_and_head_agree_on_an_aware_modification_time(backend: Backend) 
     assert abs(listed.last_modified - datetime.now(UTC)) < timedelta(minutes=5)
 
 
+def test_a_listing_without_etags_has_every_name_and_size(backend: Backend) -> None:
+    written = {"out/part-00000": b"abc", "out/sub/part-00001": b"defgh", "out/_SUCCESS": b""}
+    for key, data in written.items():
+        backend.storage.write(backend.location(key), data)
+    folder = backend.location("out/")
+    with_etags = {info.key: (info.size, info.etag) for info in backend.storage.list(folder)}
+    sizes = {info.key: info.size for info in backend.storage.list(folder, etags=False)}
+    assert with_etags == {backend.location(k).key: (len(d), md5(d)) for k, d in written.items()}
+    assert sizes == {key: size for key, (size, _) in with_etags.items()}
+
+
 def test_conditional_writes(backend: Backend) -> None:
     obj = backend.location("manifests/pending.json")
     first = backend.storage.write(obj, b"1", if_absent=True)
