@@ -99,7 +99,8 @@ class LoadReport:
 
 def data_files(storage: Storage, good: Location) -> list[Location]:
     """The good folder's data files (``part-*``), in name order; refuses a folder without
-    ``_SUCCESS``, i.e. one an enrichment is still writing or left half-written."""
+    ``_SUCCESS``, i.e. one an enrichment is still writing or left half-written. Listed without
+    ETags: on local storage they would cost a read of the whole batch before its first row."""
     infos = list(storage.list(good.folder(), etags=False))
     names = {good.relative(info.key) for info in infos}
     if "_SUCCESS" not in names:
