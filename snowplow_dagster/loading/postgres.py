@@ -360,13 +360,28 @@ def _json(text: bytes) -> tuple[Any, Callable[[Any], bytes]]:
     """The document, and the ``dumps`` to write its parts with: ``orjson``, unless the text has
     an integer of 20 digits or more, which orjson would read as a double and so change; the
     standard library keeps every integer exact. (Fractions are doubles either way, as in most
-    JSON tools.)"""
+    JSON tools.) Refuses what ``jsonb`` cannot store, so the error names the line, not a row of
+    a spool file: ``NaN`` and ``Infinity``, and ``\\u0000`` in a string."""
+    if b"\\u0000" in text and _holds_nul(json.loads(text, parse_constant=_no_constant)):
+        raise ValueError("a string holds \\u0000, which PostgreSQL's jsonb cannot store")
     if _LONG_DIGIT_RUN not in text.translate(_DIGITS):
         try:
             return orjson.loads(text), orjson.dumps
         except orjson.JSONDecodeError:
             pass  # the standard library names the problem
     return json.loads(text, parse_constant=_no_constant), _standard_dumps
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a key or string holds the character U+0000: ``\\u0000`` in the text may also be
+    an escaped backslash followed by ``u0000``, which is no such character."""
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(map(_holds_nul, value))
+    return False
 
 
 def _standard_dumps(value: Any) -> bytes:

@@ -270,11 +270,14 @@ def _with_context(line: str, data_json: str, collector_tstamp: str | None = None
 def test_context_values_reach_jsonb_exactly_and_a_zone_is_ignored_as_postgres_does(
     postgres_database: PostgresDatabase, tmp_path: Path
 ) -> None:
-    """An integer beyond 64 bits (which orjson refuses) still loads, digit for digit; a
-    collector_tstamp with a zone joins its event as PostgreSQL's ``timestamp`` reads it."""
+    """An integer beyond 64 bits (which orjson refuses) still loads, digit for digit, and so does
+    a backslash followed by ``u0000`` (not the character jsonb refuses); a collector_tstamp with
+    a zone joins its event as PostgreSQL's ``timestamp`` reads it."""
     line = enriched_lines(1, seed=9, etl_tstamp_ms=ETL_MS)[0]
     event = _with_context(
-        line, '{"n":123456789012345678901234567890,"s":"é\\u00e9\\t"}', "2026-11-21 10:00:01.5Z"
+        line,
+        '{"n":123456789012345678901234567890,"s":"é\\u00e9\\t","b":"\\\\u0000"}',
+        "2026-11-21 10:00:01.5Z",
     )
     good = good_folder(tmp_path, BATCH, [event])
     with postgres_database.connect() as connection:
@@ -284,17 +287,25 @@ def test_context_values_reach_jsonb_exactly_and_a_zone_is_ignored_as_postgres_do
         "SELECT c.payload FROM atomic.com_acme_big_1 c JOIN atomic.events e "
         "ON c.root_id = e.event_id AND c.root_tstamp = e.collector_tstamp",
     )
-    assert row == {"n": 123456789012345678901234567890, "s": "éé\t"}
+    assert row == {"n": 123456789012345678901234567890, "s": "éé\t", "b": "\\u0000"}
 
 
+@pytest.mark.parametrize(
+    ("data_json", "reason"),
+    [
+        ('{"x":NaN}', "NaN is not JSON"),
+        ('{"x":"a\\u0000b"}', "a string holds \\u0000"),
+        ('{"\\\\":1,"x\\u0000":1}', "a string holds \\u0000"),
+    ],
+)
 def test_a_context_postgres_cannot_store_fails_naming_file_and_line(
-    postgres_database: PostgresDatabase, tmp_path: Path
+    postgres_database: PostgresDatabase, tmp_path: Path, data_json: str, reason: str
 ) -> None:
     lines = enriched_lines(3, seed=10, etl_tstamp_ms=ETL_MS)
-    good = good_folder(tmp_path, BATCH, [lines[0], _with_context(lines[1], '{"x":NaN}'), lines[2]])
+    good = good_folder(tmp_path, BATCH, [lines[0], _with_context(lines[1], data_json), lines[2]])
     with postgres_database.connect() as connection, pytest.raises(LoadError) as failed:
         load_batch(connection, "atomic", BATCH, LocalStorage(), good)
-    assert "part-00000.gz, line 2: unreadable context: NaN is not JSON" in str(failed.value)
+    assert f"part-00000.gz, line 2: unreadable context: {reason}" in str(failed.value)
     assert tables(postgres_database) == set()
 
 
