@@ -26,10 +26,12 @@ standard library's speed). ``bench/load_bench.py`` measures the whole against ``
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import gzip
 import json
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -129,25 +131,7 @@ def load_batch(
         copy_events = sql.SQL("COPY {} ({}) FROM STDIN WITH {}").format(
             sql.Identifier(schema, EVENTS_TABLE), columns, COPY_OPTIONS
         )
-        etl_tstamps: set[bytes] = set()
-        with cursor.copy(copy_events) as copy:
-            for location in files:
-                report.files += 1
-                number = 0
-                for chunk, lines in _chunks(storage, location):
-                    copy.write(chunk)
-                    for line in lines:
-                        number += 1
-                        if (tabs := line.count(b"\t")) != _WIDTH - 1:
-                            raise LoadError(
-                                f"{location.uri}, line {number}: {tabs + 1} fields, not {_WIDTH}"
-                            )
-                        # The fields up to the unstruct event, then the rest in one piece:
-                        # half the objects of a full split, and all the loop needs but one.
-                        head = line.split(b"\t", _UNSTRUCT + 1)
-                        etl_tstamps.add(head[_ETL])
-                        _shred(head, spools, location, number)
-                        report.events += 1
+        etl_tstamps = _copy_events(cursor, copy_events, storage, files, spools, report)
         if len(etl_tstamps) > 1:
             raise LoadError(
                 f"{good.uri}: {len(etl_tstamps)} different etl_tstamp values; "
@@ -176,6 +160,66 @@ def load_batch(
             ],
         )
     return report
+
+
+def _copy_events(
+    cursor: psycopg.Cursor[Any],
+    statement: sql.Composed,
+    storage: Storage,
+    files: list[Location],
+    spools: _Spools,
+    report: LoadReport,
+) -> set[bytes]:
+    """COPY the files' lines into ``events``, each line's contexts into ``spools``; the distinct
+    ``etl_tstamp`` values seen. A block goes to the server once each of its lines has been read
+    here, so a line this process refuses never reaches it; a value the server refuses is named by
+    its file and line, not by the COPY's line count across the whole batch."""
+    etl_tstamps: set[bytes] = set()
+    starts: list[int] = []  # lines sent before each file's first; the server counts from 1
+    try:
+        with cursor.copy(statement) as copy:
+            for location in files:
+                starts.append(report.events)
+                report.files += 1
+                number = 0
+                for chunk, lines in _chunks(storage, location):
+                    for line in lines:
+                        number += 1
+                        if (tabs := line.count(b"\t")) != _WIDTH - 1:
+                            raise LoadError(
+                                f"{location.uri}, line {number}: {tabs + 1} fields, not {_WIDTH}"
+                            )
+                        # The fields up to the unstruct event, then the rest in one piece:
+                        # half the objects of a full split, and all the loop needs but one.
+                        head = line.split(b"\t", _UNSTRUCT + 1)
+                        etl_tstamps.add(head[_ETL])
+                        _shred(head, spools, location, number)
+                        report.events += 1
+                    copy.write(chunk)
+    except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:
+        raise _refused(error, files, starts) from None
+    return etl_tstamps
+
+
+_COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
+
+
+def _refused(
+    error: psycopg.errors.DataError | psycopg.errors.IntegrityError,
+    files: list[Location],
+    starts: list[int],
+) -> LoadError | psycopg.Error:
+    """The server's refusal of a line, as a ``LoadError`` naming its file, line and column."""
+    found = _COPY_CONTEXT.match(error.diag.context or "")
+    if found is None:
+        return error
+    line = int(found.group(1))
+    index = bisect.bisect_left(starts, line) - 1
+    column = f", column {found.group(2)}" if found.group(2) else ""
+    return LoadError(
+        f"{files[index].uri}, line {line - starts[index]}{column}: PostgreSQL refused it: "
+        f"{error.diag.message_primary}"
+    )
 
 
 def count_loaded(connection: psycopg.Connection, schema: str, batch: str) -> int | None:

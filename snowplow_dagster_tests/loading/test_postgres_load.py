@@ -309,6 +309,28 @@ def test_a_context_postgres_cannot_store_fails_naming_file_and_line(
     assert tables(postgres_database) == set()
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("txn_id", "abc", ", column txn_id: PostgreSQL refused it: invalid input syntax for type"),
+        ("v_etl", "", ': PostgreSQL refused it: null value in column "v_etl"'),
+    ],
+)
+def test_a_value_postgres_refuses_fails_naming_file_line_and_column(
+    postgres_database: PostgresDatabase, tmp_path: Path, field: str, value: str, reason: str
+) -> None:
+    """The server counts lines across the batch's whole COPY; the error counts them per file."""
+    lines = enriched_lines(6, seed=12, etl_tstamp_ms=ETL_MS)
+    fields = lines[4].split("\t")  # the second line of the second file
+    fields[ENRICHED_EVENT_FIELDS.index(field)] = value
+    lines[4] = "\t".join(fields)
+    good = good_folder(tmp_path, BATCH, lines)
+    with postgres_database.connect() as connection, pytest.raises(LoadError) as failed:
+        load_batch(connection, "atomic", BATCH, LocalStorage(), good)
+    assert f"part-00001, line 2{reason}" in str(failed.value)
+    assert tables(postgres_database) == set()
+
+
 def test_an_unreadable_collector_tstamp_fails_naming_the_field_file_and_line(
     postgres_database: PostgresDatabase, tmp_path: Path
 ) -> None:
