@@ -318,7 +318,8 @@ def _chunks(storage: Storage, location: Location) -> Iterator[tuple[bytes, list[
 
 
 def _whole_lines(block: bytes) -> tuple[bytes, list[bytes]]:
-    """``block`` (newline-terminated) and its lines, without carriage returns or empty lines.
+    """``block`` (newline-terminated) and its lines, without empty lines or the carriage returns
+    that end lines.
     Empty lines are looked for among the split lines: searching the block for two newlines in a
     row took as long as the split itself."""
     lines = block[:-1].split(b"\n")
